@@ -1,0 +1,4 @@
+from recipec.cli import main
+
+if __name__ == "__main__":  # pragma: no cover - exercised through subprocess tests
+    main(prog_name="recipec")

@@ -1,0 +1,307 @@
+"""The recipe schema: pydantic models of a proxy training recipe and its named target sizes.
+
+Unknown keys are rejected everywhere, NaN and infinity are rejected, and every model is frozen.
+`schemas/recipe.schema.json` is generated from these models (``recipec schema``).
+
+Conventions used throughout recipec:
+
+* width is ``d_model``; the width ratio m = target width / proxy width.
+* parameter classes: ``hidden`` (attention q/k/v/o and MLP matrices), ``embedding`` (token
+  embedding), ``output`` (readout / lm_head), ``vector`` (norm gains and biases).
+* weight decay "coupled" is torch AdamW's ``w -= lr * wd * w``; "independent" is ``w -= wd * w``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+PARAM_CLASSES: tuple[str, ...] = ("hidden", "embedding", "output", "vector")
+
+NonNegFloat = Annotated[float, Field(ge=0)]
+UnitFloat = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True)
+
+
+def _exactly_one(obj: BaseModel, names: tuple[str, ...], what: str) -> None:
+    given = [n for n in names if getattr(obj, n) is not None]
+    if len(given) != 1:
+        options = " or ".join(f"'{n}'" for n in names)
+        if not given:
+            raise ValueError(f"{what}: give one of {options}")
+        raise ValueError(f"{what}: give only one of {options} (got {', '.join(given)})")
+
+
+# --------------------------------------------------------------------------- model
+
+
+class ModelShape(_Model):
+    """A LLaMA-style decoder: pre-norm, RoPE, SwiGLU MLP, optional GQA and qk-norm."""
+
+    width: PositiveInt = Field(description="Model width d_model.")
+    depth: PositiveInt = Field(description="Number of transformer blocks.")
+    head_dim: PositiveInt | None = Field(None, description="Attention head dimension (give this or 'heads').")
+    heads: PositiveInt | None = Field(None, description="Number of attention heads (give this or 'head_dim').")
+    kv_heads: PositiveInt | None = Field(
+        None, description="Key/value heads for grouped-query attention; default: equal to heads."
+    )
+    ffn_hidden: PositiveInt | None = Field(None, description="MLP hidden size (give this or 'ffn_multiplier').")
+    ffn_multiplier: PositiveFloat | None = Field(
+        None, description="MLP hidden size as a multiple of width (SwiGLU LLaMA uses 8/3 to 4)."
+    )
+    ffn_multiple_of: PositiveInt = Field(1, description="Round the MLP hidden size up to a multiple of this.")
+    vocab_size: PositiveInt
+    seq_len: PositiveInt = Field(description="Training sequence length in tokens.")
+    tied_embeddings: bool = False
+    norm: Literal["rmsnorm", "layernorm", "none"] = "rmsnorm"
+    norm_eps: PositiveFloat = 1e-5
+    qk_norm: bool = False
+    bias: bool = Field(False, description="Biases in the linear layers.")
+    rope_theta: PositiveFloat = 10000.0
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModelShape":
+        if self.heads is not None and self.head_dim is not None:
+            raise ValueError("give only one of 'heads' or 'head_dim' (got both)")
+        if self.heads is None and self.head_dim is None:
+            raise ValueError("give one of 'heads' or 'head_dim'")
+        if self.ffn_hidden is not None and self.ffn_multiplier is not None:
+            raise ValueError("give only one of 'ffn_hidden' or 'ffn_multiplier' (got both)")
+        if self.ffn_hidden is None and self.ffn_multiplier is None:
+            raise ValueError("give one of 'ffn_hidden' or 'ffn_multiplier'")
+        return self
+
+
+# --------------------------------------------------------------------------- optimizer
+
+
+class ClassHyper(_Model):
+    """Proxy-size overrides of optimizer hyperparameters for one parameter class."""
+
+    lr: PositiveFloat | None = None
+    weight_decay: NonNegFloat | None = None
+    eps: PositiveFloat | None = None
+
+
+class PerClassHyper(_Model):
+    hidden: ClassHyper | None = None
+    embedding: ClassHyper | None = None
+    output: ClassHyper | None = None
+    vector: ClassHyper | None = None
+
+
+class Optimizer(_Model):
+    name: Literal["adamw", "adam", "sgd"] = "adamw"
+    lr: PositiveFloat = Field(description="Base learning rate at the proxy (peak of the schedule).")
+    weight_decay: NonNegFloat = 0.0
+    wd_convention: Literal["coupled", "independent"] | None = Field(
+        None,
+        description="coupled: torch AdamW (w -= lr*wd*w); independent: w -= wd*w. Required when weight_decay > 0.",
+    )
+    betas: tuple[UnitFloat, UnitFloat] = (0.9, 0.95)
+    eps: PositiveFloat = 1e-8
+    momentum: UnitFloat = Field(0.9, description="SGD momentum (ignored by Adam/AdamW).")
+    grad_clip: NonNegFloat | None = Field(1.0, description="Gradient-norm clipping threshold; null or 0 disables.")
+    z_loss: NonNegFloat = Field(0.0, description="Output-logit z-loss coefficient (0 disables).")
+    per_class: PerClassHyper = Field(default_factory=PerClassHyper, description="Proxy overrides per parameter class.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Optimizer":
+        uses_wd = self.weight_decay > 0 or any(
+            c is not None and (c.weight_decay or 0) > 0
+            for c in (self.per_class.hidden, self.per_class.embedding, self.per_class.output, self.per_class.vector)
+        )
+        if uses_wd and self.wd_convention is None:
+            raise ValueError(
+                "weight decay is set but 'wd_convention' is missing: say 'coupled' (torch AdamW, lr*wd) "
+                "or 'independent'"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------- init
+
+
+class InitStd(_Model):
+    hidden: PositiveFloat | None = None
+    embedding: PositiveFloat | None = None
+    output: PositiveFloat | None = None
+
+
+class Init(_Model):
+    parametrization: Literal["standard", "mup", "completep"] = Field(
+        "standard", description="The parametrization the proxy was tuned in (declared intent; lint checks it)."
+    )
+    std: PositiveFloat = Field(0.02, description="Base init std of matrices at the proxy.")
+    per_class_std: InitStd = Field(default_factory=InitStd)
+    output_multiplier: PositiveFloat = Field(1.0, description="Forward multiplier on the output logits at the proxy.")
+    embedding_multiplier: PositiveFloat = Field(1.0, description="Forward multiplier on the embeddings at the proxy.")
+    residual_multiplier: PositiveFloat = Field(1.0, description="Multiplier on each residual branch at the proxy.")
+    attn_logit_scale: PositiveFloat | None = Field(
+        None, description="Attention logit scale at the proxy; default 1/sqrt(head_dim)."
+    )
+
+
+# --------------------------------------------------------------------------- schedule, batch, run
+
+
+class Warmup(_Model):
+    fraction: UnitFloat | None = Field(None, description="Warmup as a fraction of the run.")
+    tokens: PositiveInt | None = None
+    steps: Annotated[int, Field(ge=0)] | None = Field(None, description="Absolute steps (does not transfer; lint warns).")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Warmup":
+        _exactly_one(self, ("fraction", "tokens", "steps"), "warmup")
+        return self
+
+
+class Schedule(_Model):
+    warmup: Warmup = Field(default_factory=lambda: Warmup(fraction=0.01))
+    decay: Literal["cosine", "linear", "wsd", "constant"] = "cosine"
+    min_lr_ratio: UnitFloat = 0.1
+    decay_fraction: UnitFloat | None = Field(None, description="WSD: fraction of the run spent decaying.")
+    decay_steps: PositiveInt | None = Field(None, description="WSD: absolute decay steps (does not transfer).")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Schedule":
+        if self.decay == "wsd" and self.decay_fraction is None and self.decay_steps is None:
+            raise ValueError("decay 'wsd' needs 'decay_fraction' (or 'decay_steps')")
+        if self.decay_fraction is not None and self.decay_steps is not None:
+            raise ValueError("give only one of 'decay_fraction' or 'decay_steps'")
+        return self
+
+
+class Batch(_Model):
+    global_tokens: PositiveInt | None = Field(None, description="Global batch in tokens.")
+    global_sequences: PositiveInt | None = Field(None, description="Global batch in sequences.")
+    micro_batch: PositiveInt = Field(1, description="Sequences per GPU per forward pass.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Batch":
+        _exactly_one(self, ("global_tokens", "global_sequences"), "batch")
+        return self
+
+
+class Run(_Model):
+    tokens: PositiveInt | None = None
+    steps: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Run":
+        _exactly_one(self, ("tokens", "steps"), "run")
+        return self
+
+
+class Cluster(_Model):
+    nodes: PositiveInt = 1
+    gpus_per_node: PositiveInt = 8
+    tensor_parallel: PositiveInt = 1
+    pipeline_parallel: PositiveInt = 1
+    context_parallel: PositiveInt = 1
+    gpu: str = Field("h100", max_length=64, description="GPU type (informational).")
+
+
+# --------------------------------------------------------------------------- rule sets
+
+
+class TransferRef(_Model):
+    """A rule set by name (``fan2025``) or path (``./my-rules.yaml``), with parameter values."""
+
+    name: str = Field(min_length=1, max_length=4096)
+    params: dict[str, float] = Field(default_factory=dict)
+
+
+TransferItem = Union[Annotated[str, Field(min_length=1, max_length=4096)], TransferRef]
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+class SizeModel(_Model):
+    width: PositiveInt | None = None
+    depth: PositiveInt | None = None
+    head_dim: PositiveInt | None = None
+    heads: PositiveInt | None = None
+    kv_heads: PositiveInt | None = None
+    ffn_hidden: PositiveInt | None = None
+    ffn_multiplier: PositiveFloat | None = None
+    seq_len: PositiveInt | None = None
+
+
+class SizeBatch(_Model):
+    global_tokens: PositiveInt | None = None
+    global_sequences: PositiveInt | None = None
+    micro_batch: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "SizeBatch":
+        if self.global_tokens is not None and self.global_sequences is not None:
+            raise ValueError("batch: give only one of 'global_tokens' or 'global_sequences'")
+        return self
+
+
+class SizeRun(_Model):
+    tokens: PositiveInt | None = None
+    steps: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "SizeRun":
+        if self.tokens is not None and self.steps is not None:
+            raise ValueError("run: give only one of 'tokens' or 'steps'")
+        return self
+
+
+class SizeCluster(_Model):
+    nodes: PositiveInt | None = None
+    gpus_per_node: PositiveInt | None = None
+    tensor_parallel: PositiveInt | None = None
+    pipeline_parallel: PositiveInt | None = None
+    context_parallel: PositiveInt | None = None
+    gpu: str | None = Field(None, max_length=64)
+
+
+class Size(_Model):
+    """A named target size: what changes relative to the proxy."""
+
+    description: str | None = Field(None, max_length=4096)
+    model: SizeModel = Field(default_factory=SizeModel)
+    batch: SizeBatch = Field(default_factory=SizeBatch)
+    run: SizeRun = Field(default_factory=SizeRun)
+    cluster: SizeCluster = Field(default_factory=SizeCluster)
+    overrides: PerClassHyper = Field(
+        default_factory=PerClassHyper,
+        description="Hand-set target values that replace the transferred ones (lint warns: they do not transfer).",
+    )
+
+
+SizeName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+
+
+class Recipe(_Model):
+    """A proxy training recipe, the rule sets that transfer it, and its named target sizes."""
+
+    name: str = Field(min_length=1, max_length=256)
+    description: str | None = Field(None, max_length=65536)
+    model: ModelShape
+    optimizer: Optimizer
+    init: Init = Field(default_factory=Init)
+    schedule: Schedule = Field(default_factory=Schedule)
+    batch: Batch
+    run: Run
+    precision: Literal["bf16", "fp16", "fp32", "fp8"] = "bf16"
+    cluster: Cluster = Field(default_factory=Cluster)
+    transfer: list[TransferItem] = Field(default_factory=list, description="Rule sets to apply, in order.")
+    sizes: dict[SizeName, Size] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- derived shape helpers
+
+
+def round_up(value: float, multiple: int) -> int:
+    return int(multiple * math.ceil(value / multiple - 1e-12))

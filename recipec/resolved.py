@@ -1,0 +1,182 @@
+"""The resolved recipe: every hyperparameter at one size with its provenance, plus derived figures.
+
+This is what lint, render and verify consume. Frozen pydantic models, so it serialises to
+``resolved.json`` deterministically and templates cannot mutate it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from recipec.recipe import PARAM_CLASSES
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Step(_Frozen):
+    """One link of a provenance chain."""
+
+    kind: Literal["proxy", "power", "fixed", "formula", "convert", "override"]
+    ruleset: str | None = None  # rule-set name
+    file: str | None = None  # rule-set file or recipe file
+    axis: str | None = None
+    ratio: float | None = None
+    exponent: float | None = None
+    factor: float | None = None  # what the value was multiplied by
+    value: float  # the value after this step
+    note: str = ""
+
+
+class Value(_Frozen):
+    """A resolved number and how it was obtained."""
+
+    value: float
+    proxy: float
+    chain: tuple[Step, ...]
+
+    @property
+    def transferred(self) -> bool:
+        return any(s.kind in ("power", "fixed", "formula") for s in self.chain)
+
+
+class ClassHParams(_Frozen):
+    lr: Value
+    weight_decay: Value
+    eps: Value
+    init_std: Value | None  # None for vectors (norm gains start at 1, biases at 0)
+
+
+class Multipliers(_Frozen):
+    output_multiplier: Value
+    embedding_multiplier: Value
+    residual_multiplier: Value
+    attn_logit_scale: Value
+
+
+class ShapeInfo(_Frozen):
+    width: int
+    depth: int
+    heads: int
+    head_dim: int
+    kv_heads: int
+    ffn_hidden: int
+    vocab_size: int
+    seq_len: int
+    tied_embeddings: bool
+    norm: str
+    qk_norm: bool
+    bias: bool
+
+
+class RuleSetInfo(_Frozen):
+    name: str
+    file: str
+    title: str
+    citation: str
+    url: str | None
+    params: dict[str, float]
+
+
+class OptimizerInfo(_Frozen):
+    name: str
+    wd_convention: Literal["coupled", "independent"]
+    betas: tuple[float, float]
+    momentum: float
+    grad_clip: float | None
+    z_loss: float
+
+
+class BatchInfo(_Frozen):
+    global_tokens: int
+    global_sequences: int
+    micro_batch: int
+    data_parallel: int
+    grad_accum: int | None  # None when the global batch does not divide into micro batches × data parallel
+
+
+class ScheduleInfo(_Frozen):
+    total_steps: int
+    warmup_steps: int
+    decay: str
+    decay_steps: int  # steps of decay (the whole post-warmup run for cosine/linear; the tail for WSD)
+    min_lr_ratio: float
+
+
+class ClusterInfo(_Frozen):
+    nodes: int
+    gpus_per_node: int
+    tensor_parallel: int
+    pipeline_parallel: int
+    context_parallel: int
+    gpu: str
+
+    @property
+    def world_size(self) -> int:
+        return self.nodes * self.gpus_per_node
+
+
+class Derived(_Frozen):
+    params_by_class: dict[str, int]
+    total_params: int
+    non_embedding_params: int
+    flops_per_token: float
+    training_flops: float
+    tokens: int
+    tokens_per_param: float
+    adamw_timescale_steps: float | None  # τ = 1/(η·λ) with coupled λ, hidden class; None without WD
+    adamw_timescale_fraction: float | None  # τ / total steps
+    recommended_batch_tokens: Value | None = None  # from an absolute scaling law, when a rule set has one
+
+
+class Resolved(_Frozen):
+    recipec_version: str
+    recipe_name: str
+    recipe_file: str
+    recipe_sha256: str
+    size: str  # the size name, or "proxy"
+    rulesets: tuple[RuleSetInfo, ...]
+    ratios: dict[str, float]  # width, depth, batch, tokens, head_dim
+    proxy_shape: ShapeInfo
+    shape: ShapeInfo
+    optimizer: OptimizerInfo
+    classes: dict[str, ClassHParams]
+    multipliers: Multipliers
+    batch: BatchInfo
+    schedule: ScheduleInfo
+    cluster: ClusterInfo
+    precision: str
+    derived: Derived
+    warnings: tuple[str, ...] = ()
+
+    def values(self) -> dict[str, Value]:
+        """Every transferable number by its explain key: 'hidden.lr', 'output_multiplier', …"""
+        out: dict[str, Value] = {}
+        for cls in PARAM_CLASSES:
+            hp = self.classes[cls]
+            for name in ("lr", "weight_decay", "eps", "init_std"):
+                v = getattr(hp, name)
+                if v is not None:
+                    out[f"{cls}.{name}"] = v
+        for name in Multipliers.model_fields:
+            out[name] = getattr(self.multipliers, name)
+        if self.derived.recommended_batch_tokens is not None:
+            out["recommended_batch_tokens"] = self.derived.recommended_batch_tokens
+        return out
+
+    def coupled_weight_decay(self, cls: str) -> float:
+        """The class's WD in torch AdamW's coupled form (w -= lr·wd·w)."""
+        hp = self.classes[cls]
+        if self.optimizer.wd_convention == "coupled":
+            return hp.weight_decay.value
+        return hp.weight_decay.value / hp.lr.value if hp.lr.value else 0.0
+
+    def independent_weight_decay(self, cls: str) -> float:
+        """The class's WD in the independent form (w -= wd·w per step, at peak LR)."""
+        hp = self.classes[cls]
+        if self.optimizer.wd_convention == "independent":
+            return hp.weight_decay.value
+        return hp.weight_decay.value * hp.lr.value

@@ -1,0 +1,148 @@
+"""Concrete model shapes (heads, head_dim, FFN size…) for the proxy and each size, and parameter counts.
+
+A size inherits what it does not set: head_dim stays fixed (heads grow with width), the
+query-per-kv group size stays fixed, and the FFN keeps its ratio to width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from recipec.recipe import ModelShape, SizeModel, round_up
+
+
+class ShapeError(ValueError):
+    def __init__(self, field: tuple, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Shape:
+    width: int
+    depth: int
+    heads: int
+    head_dim: int
+    kv_heads: int
+    ffn_hidden: int
+    vocab_size: int
+    seq_len: int
+    tied_embeddings: bool
+    norm: str
+    qk_norm: bool
+    bias: bool
+
+    # ---- parameter counts by class (LLaMA-style decoder, SwiGLU MLP, pre-norm)
+    @property
+    def attn_q_dim(self) -> int:
+        return self.heads * self.head_dim
+
+    @property
+    def attn_kv_dim(self) -> int:
+        return self.kv_heads * self.head_dim
+
+    def hidden_params(self) -> int:
+        d, q, kv, f = self.width, self.attn_q_dim, self.attn_kv_dim, self.ffn_hidden
+        per_layer = d * q + 2 * d * kv + q * d + 3 * d * f
+        return self.depth * per_layer
+
+    def embedding_params(self) -> int:
+        return self.vocab_size * self.width
+
+    def output_params(self) -> int:
+        return 0 if self.tied_embeddings else self.vocab_size * self.width
+
+    def vector_params(self) -> int:
+        d = self.width
+        norms_per_layer = 0 if self.norm == "none" else 2 * d * (2 if self.norm == "layernorm" else 1)
+        if self.qk_norm:
+            norms_per_layer += 2 * self.head_dim * (2 if self.norm == "layernorm" else 1)
+        biases_per_layer = (self.attn_q_dim + 2 * self.attn_kv_dim + d + 2 * self.ffn_hidden + d) if self.bias else 0
+        final = 0 if self.norm == "none" else d * (2 if self.norm == "layernorm" else 1)
+        return self.depth * (norms_per_layer + biases_per_layer) + final
+
+    def total_params(self) -> int:
+        return self.hidden_params() + self.embedding_params() + self.output_params() + self.vector_params()
+
+    def non_embedding_params(self) -> int:
+        """Parameters excluding the token embedding and the output matrix (Kaplan et al.'s N)."""
+        return self.hidden_params() + self.vector_params()
+
+    def flops_per_token(self) -> float:
+        """Training FLOPs per token: 6·N_matmul plus attention (PaLM appendix B, non-causal count).
+
+        N_matmul counts every weight used in a matrix multiply: hidden matrices and the output
+        projection (the tied embedding counts once, as the readout); the embedding lookup is free.
+        """
+        n_matmul = self.hidden_params() + self.vocab_size * self.width
+        attention = 12 * self.depth * self.attn_q_dim * self.seq_len
+        return 6.0 * n_matmul + attention
+
+
+def resolve_shape(proxy: ModelShape, size: SizeModel | None = None) -> Shape:
+    size = size or SizeModel()
+    width = size.width or proxy.width
+    depth = size.depth or proxy.depth
+
+    proxy_head_dim = proxy.head_dim if proxy.head_dim is not None else proxy.width // max(proxy.heads or 1, 1)
+    if proxy.heads is not None and proxy.width % proxy.heads:
+        raise ShapeError(("heads",), f"width {proxy.width} is not divisible by heads {proxy.heads}")
+    if proxy.head_dim is not None and proxy.width % proxy.head_dim:
+        raise ShapeError(("width",), f"width {proxy.width} is not divisible by head_dim {proxy.head_dim}")
+    proxy_heads = proxy.width // proxy_head_dim
+
+    if size.heads is not None and size.head_dim is not None:
+        raise ShapeError(("heads",), "give only one of 'heads' or 'head_dim'")
+    if size.heads is not None:
+        if width % size.heads:
+            raise ShapeError(("heads",), f"width {width} is not divisible by heads {size.heads}")
+        heads, head_dim = size.heads, width // size.heads
+    else:
+        head_dim = size.head_dim or proxy_head_dim
+        if width % head_dim:
+            field = ("head_dim",) if size.head_dim else ("width",)
+            raise ShapeError(field, f"width {width} is not divisible by head_dim {head_dim}")
+        heads = width // head_dim
+
+    if size.kv_heads is not None:
+        kv_heads = size.kv_heads
+    elif proxy.kv_heads is None:
+        kv_heads = heads
+    else:
+        if proxy_heads % proxy.kv_heads:
+            raise ShapeError(("kv_heads",), f"heads {proxy_heads} is not divisible by kv_heads {proxy.kv_heads}")
+        group = proxy_heads // proxy.kv_heads
+        if heads % group:
+            raise ShapeError(
+                ("kv_heads",),
+                f"heads {heads} cannot keep the proxy's {group} query heads per kv head; set kv_heads",
+            )
+        kv_heads = heads // group
+    if kv_heads > heads or heads % kv_heads:
+        raise ShapeError(("kv_heads",), f"heads {heads} is not divisible by kv_heads {kv_heads}")
+
+    if size.ffn_hidden is not None:
+        ffn = size.ffn_hidden
+    elif size.ffn_multiplier is not None:
+        ffn = round_up(size.ffn_multiplier * width, proxy.ffn_multiple_of)
+    elif proxy.ffn_multiplier is not None:
+        ffn = round_up(proxy.ffn_multiplier * width, proxy.ffn_multiple_of)
+    else:
+        assert proxy.ffn_hidden is not None  # guaranteed by the schema
+        ffn = proxy.ffn_hidden if width == proxy.width else round_up(proxy.ffn_hidden * width / proxy.width, proxy.ffn_multiple_of)
+
+    return Shape(
+        width=width,
+        depth=depth,
+        heads=heads,
+        head_dim=head_dim,
+        kv_heads=kv_heads,
+        ffn_hidden=ffn,
+        vocab_size=proxy.vocab_size,
+        seq_len=size.seq_len or proxy.seq_len,
+        tied_embeddings=proxy.tied_embeddings,
+        norm=proxy.norm,
+        qk_norm=proxy.qk_norm,
+        bias=proxy.bias,
+    )

@@ -1,0 +1,249 @@
+"""Transfer rule sets: the data in ``rules/*.yaml``, their schema, and loading by name or path.
+
+A rule set says, per axis (width, depth, batch, tokens, head_dim), per parameter class and per
+hyperparameter, either a power-law exponent (value · ratio^exponent) or a fixed value; it may also
+hold absolute scaling-law formulas (coefficient · C^a · N^b · D^c). Exponents may be arithmetic
+expressions over the rule set's parameters (CompleteP's ``alpha - 1``).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from recipec.diagnostics import Diagnostic, Location, RecipecError
+
+AXES: tuple[str, ...] = ("width", "depth", "batch", "tokens", "head_dim")
+AXIS_SYMBOL = {"width": "m", "depth": "l", "batch": "b", "tokens": "t", "head_dim": "h"}
+CLASS_HPARAMS: tuple[str, ...] = ("lr", "weight_decay", "eps", "init_std")
+GLOBAL_HPARAMS: tuple[str, ...] = ("output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale")
+FORMULA_VARIABLES: tuple[str, ...] = ("compute", "params", "tokens")
+CLASSES: tuple[str, ...] = ("hidden", "embedding", "output", "vector")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+Exponent = Union[float, Annotated[str, Field(min_length=1, max_length=200)]]
+
+
+class Source(_Model):
+    citation: str = Field(min_length=1, description="Who and where: authors, year, arXiv id or section.")
+    url: str | None = None
+
+
+class Requires(_Model):
+    optimizer: list[Literal["adamw", "adam", "sgd"]] | None = Field(
+        None, description="The optimizers the rule set is valid for."
+    )
+
+
+class Rule(_Model):
+    """One power law (``exponent``) or fixed value (``value``) for (axis, class, hyperparameter)."""
+
+    axis: Literal["width", "depth", "batch", "tokens", "head_dim"] | None = Field(
+        None, description="The axis whose ratio is raised to the exponent; omitted for fixed values."
+    )
+    cls: Literal["hidden", "embedding", "output", "vector", "all", "global"] = Field(
+        alias="class", description="Parameter class; 'all' expands to the four classes; 'global' for multipliers."
+    )
+    hp: Literal[
+        "lr", "weight_decay", "eps", "init_std",
+        "output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale",
+    ]
+    exponent: Exponent | None = None
+    value: Annotated[float, Field(ge=0)] | None = None
+    note: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Rule":
+        if (self.exponent is None) == (self.value is None):
+            raise ValueError("give exactly one of 'exponent' (power law) or 'value' (fixed)")
+        if self.exponent is not None and self.axis is None:
+            raise ValueError("a power law needs an 'axis'")
+        if self.value is not None and self.axis is not None:
+            raise ValueError("a fixed 'value' holds at every size: leave out 'axis'")
+        is_global = self.hp in GLOBAL_HPARAMS
+        if is_global != (self.cls == "global"):
+            raise ValueError(
+                f"'{self.hp}' is a {'global multiplier: use class: global' if is_global else 'per-class hyperparameter: class must be hidden, embedding, output, vector or all'}"
+            )
+        return self
+
+    def classes(self) -> tuple[str, ...]:
+        return CLASSES if self.cls == "all" else (self.cls,)
+
+
+class Formula(_Model):
+    """An absolute scaling law: hp = coefficient · compute^a · params^b · tokens^c."""
+
+    cls: Literal["hidden", "embedding", "output", "vector", "all", "global"] = Field("all", alias="class")
+    hp: Literal["lr", "batch_tokens"]
+    coefficient: Annotated[float, Field(gt=0)]
+    terms: dict[Literal["compute", "params", "tokens"], float] = Field(
+        description="Exponent per variable: compute C (training FLOPs), params N (non-embedding), tokens D."
+    )
+    note: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Formula":
+        if self.hp == "batch_tokens" and self.cls not in ("global", "all"):
+            raise ValueError("batch_tokens is global: use class: global")
+        return self
+
+    def classes(self) -> tuple[str, ...]:
+        if self.hp == "batch_tokens":
+            return ("global",)
+        return CLASSES if self.cls == "all" else (self.cls,)
+
+
+class RuleSetFile(_Model):
+    """The schema of a transfer rule-set file (``rules/*.yaml``)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    title: str
+    source: Source
+    description: str | None = None
+    convention: Literal["coupled", "independent"] = Field(
+        "coupled", description="The weight-decay convention the WD rules are written in."
+    )
+    requires: Requires = Field(default_factory=Requires)
+    params: dict[str, float] = Field(default_factory=dict, description="Parameters with defaults, used in exponents.")
+    rules: list[Rule] = Field(default_factory=list)
+    formulas: list[Formula] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- exponent expressions
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.Pow: operator.pow}
+
+
+def evaluate_exponent(expr: float | str, params: dict[str, float]) -> float:
+    """Evaluate '1 - alpha' style arithmetic over the rule set's parameters (no names but params)."""
+    if isinstance(expr, (int, float)):
+        return float(expr)
+
+    def ev(node: ast.AST) -> float:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            if node.id not in params:
+                raise ValueError(f"unknown parameter '{node.id}' (known: {', '.join(sorted(params)) or 'none'})")
+            return float(params[node.id])
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            v = ev(node.operand)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
+        raise ValueError("only numbers, parameter names and + - * / ** ( ) are allowed")
+
+    try:
+        tree = ast.parse(expr, mode="eval")
+        value = ev(tree)
+    except SyntaxError:
+        raise ValueError(f"cannot parse exponent {expr!r}") from None
+    except ZeroDivisionError:
+        raise ValueError(f"exponent {expr!r} divides by zero") from None
+    if not math.isfinite(value):
+        raise ValueError(f"exponent {expr!r} is not finite")
+    return value
+
+
+# --------------------------------------------------------------------------- loaded rule sets
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A rule set loaded from a file, with its parameters bound and exponents evaluated."""
+
+    spec: RuleSetFile
+    file: str  # for messages: 'rules/fan2025.yaml' or the user's path
+    params: tuple[tuple[str, float], ...]
+    exponents: tuple[float | None, ...]  # aligned with spec.rules
+    builtin: bool
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def builtin_names() -> list[str]:
+    from recipec.resources import rules_dir
+
+    return sorted(p.stem for p in rules_dir().glob("*.yaml"))
+
+
+@lru_cache(maxsize=64)
+def _parse_rule_file(path: str, display: str, mtime_ns: int):
+    from recipec.load import validate_model
+    from recipec.load.yaml_source import parse_yaml, read_text
+
+    text = read_text(Path(path), display)
+    data, smap = parse_yaml(text, display)
+    if not isinstance(data, dict):
+        raise RecipecError(Diagnostic("a rule set must be a mapping", location=Location(display, 1, 1)))
+    return validate_model(RuleSetFile, data, smap), smap
+
+
+def load_ruleset(ref: str, params: dict[str, float] | None = None, base_dir: Path | None = None,
+                 where: Location | None = None, path_text: str = "") -> RuleSet:
+    """Load a rule set by built-in name or by path (relative paths resolve against ``base_dir``)."""
+    from recipec.resources import rules_dir
+
+    looks_like_path = "/" in ref or "\\" in ref or ref.endswith((".yaml", ".yml"))
+    if looks_like_path:
+        p = Path(ref)
+        if not p.is_absolute() and base_dir is not None:
+            p = base_dir / p
+        display, builtin = ref, False
+        if not p.is_file():
+            raise RecipecError(Diagnostic(f"rule-set file {ref!r} not found", path=path_text, location=where))
+    else:
+        p = rules_dir() / f"{ref}.yaml"
+        display, builtin = f"rules/{ref}.yaml", True
+        if not p.is_file():
+            import difflib
+
+            names = builtin_names()
+            close = difflib.get_close_matches(ref, names, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "known: " + ", ".join(names)
+            raise RecipecError(
+                Diagnostic(f"unknown rule set {ref!r}", path=path_text, location=where, hint=hint)
+            )
+    spec, smap = _parse_rule_file(str(p), display, p.stat().st_mtime_ns)
+    bound = dict(spec.params)
+    for key, value in (params or {}).items():
+        if key not in bound:
+            known = ", ".join(sorted(bound)) or "none"
+            raise RecipecError(
+                Diagnostic(f"rule set '{spec.name}' has no parameter '{key}' (known: {known})",
+                           path=f"{path_text}.params.{key}" if path_text else key, location=where)
+            )
+        bound[key] = float(value)
+    exponents = []
+    for i, rule in enumerate(spec.rules):
+        if rule.exponent is None:
+            exponents.append(None)
+            continue
+        try:
+            exponents.append(evaluate_exponent(rule.exponent, bound))
+        except ValueError as e:
+            raise RecipecError(Diagnostic(str(e), path=f"rules[{i}].exponent",
+                                          location=smap.locate(("rules", i, "exponent")))) from None
+    return RuleSet(spec=spec, file=display, params=tuple(sorted(bound.items())), exponents=tuple(exponents),
+                   builtin=builtin)
