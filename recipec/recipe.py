@@ -16,12 +16,17 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 PARAM_CLASSES: tuple[str, ...] = ("hidden", "embedding", "output", "vector")
 
-NonNegFloat = Annotated[float, Field(ge=0)]
-UnitFloat = Annotated[float, Field(ge=0, le=1)]
+# Strict numbers: YAML already types them; a boolean or a quoted string where a number belongs is an error.
+PositiveInt = Annotated[int, Strict(), Field(gt=0)]
+NonNegInt = Annotated[int, Strict(), Field(ge=0)]
+PositiveFloat = Annotated[float, Strict(), Field(gt=0)]
+NonNegFloat = Annotated[float, Strict(), Field(ge=0)]
+UnitFloat = Annotated[float, Strict(), Field(ge=0, le=1)]
+Flag = Annotated[bool, Strict()]
 
 
 class _Model(BaseModel):
@@ -57,11 +62,11 @@ class ModelShape(_Model):
     ffn_multiple_of: PositiveInt = Field(1, description="Round the MLP hidden size up to a multiple of this.")
     vocab_size: PositiveInt
     seq_len: PositiveInt = Field(description="Training sequence length in tokens.")
-    tied_embeddings: bool = False
+    tied_embeddings: Flag = False
     norm: Literal["rmsnorm", "layernorm", "none"] = "rmsnorm"
     norm_eps: PositiveFloat = 1e-5
-    qk_norm: bool = False
-    bias: bool = Field(False, description="Biases in the linear layers.")
+    qk_norm: Flag = False
+    bias: Flag = Field(False, description="Biases in the linear layers.")
     rope_theta: PositiveFloat = 10000.0
 
     @model_validator(mode="after")
@@ -153,7 +158,7 @@ class Init(_Model):
 class Warmup(_Model):
     fraction: UnitFloat | None = Field(None, description="Warmup as a fraction of the run.")
     tokens: PositiveInt | None = None
-    steps: Annotated[int, Field(ge=0)] | None = Field(None, description="Absolute steps (does not transfer; lint warns).")
+    steps: NonNegInt | None = Field(None, description="Absolute steps (does not transfer; lint warns).")
 
     @model_validator(mode="after")
     def _check(self) -> "Warmup":
@@ -214,7 +219,7 @@ class TransferRef(_Model):
     """A rule set by name (``fan2025``) or path (``./my-rules.yaml``), with parameter values."""
 
     name: str = Field(min_length=1, max_length=4096)
-    params: dict[str, float] = Field(default_factory=dict)
+    params: dict[str, Annotated[float, Strict()]] = Field(default_factory=dict)
 
 
 TransferItem = Union[Annotated[str, Field(min_length=1, max_length=4096)], TransferRef]

@@ -142,7 +142,8 @@ def _clean_loc(loc: tuple) -> tuple:
     """Drop pydantic's union-branch and function markers from an error location."""
     out = []
     for part in loc:
-        if isinstance(part, str) and (part in ("str", "TransferRef", "constrained-str") or part.startswith("function-")):
+        if isinstance(part, str) and (part in ("str", "TransferRef", "constrained-str", "[key]")
+                                      or part.startswith("function-")):
             continue
         out.append(part)
     return tuple(out)

@@ -75,7 +75,8 @@ def read_text(path: Path, display: str | None = None) -> str:
         raise RecipecError(Diagnostic("is a directory, expected a YAML file", location=Location(display)))
     if size > MAX_FILE_BYTES:
         raise RecipecError(
-            Diagnostic(f"file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})", location=Location(display))
+            Diagnostic(f"file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})",
+                       location=Location(display, 1, 1))
         )
     data = path.read_bytes()
     return decode_utf8(data, display)
@@ -101,6 +102,31 @@ def _mark_of(exc: Exception) -> tuple[int, int]:
     return mark.line + 1, mark.column + 1
 
 
+def _path_at(text: str, line: int, col: int) -> str:
+    """The config path of the key at (line, col), found on the composed node graph (no construction)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    try:
+        root = YAML(typ="safe", pure=True).compose(text)
+    except Exception:  # noqa: BLE001 - best effort: the located message stands without a path
+        return ""
+    stack = [(root, ())]
+    seen = 0
+    while stack and seen < MAX_NODES:
+        node, path = stack.pop()
+        seen += 1
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                child = path + (str(k.value),)
+                if k.start_mark.line + 1 == line and k.start_mark.column + 1 == col:
+                    return format_path(child)
+                stack.append((v, child))
+        elif isinstance(node, SequenceNode):
+            stack.extend((v, path + (i,)) for i, v in enumerate(node.value))
+    return ""
+
+
 def parse_yaml(text: str, display: str) -> tuple[Any, SourceMap]:
     """Parse YAML text into plain Python data (dict/list/str/int/float/bool/None) and its source map."""
     from ruamel.yaml import YAML
@@ -113,11 +139,13 @@ def parse_yaml(text: str, display: str) -> tuple[Any, SourceMap]:
     except MarkedYAMLError as e:
         line, col = _mark_of(e)
         problem = e.problem or "YAML syntax error"
+        path = ""
         if "duplicate key" in problem:
             key = problem.split('"')[1] if problem.count('"') >= 2 else ""
             problem = f'duplicate key "{key}" (a key may appear once in a mapping)' if key else "duplicate key"
+            path = _path_at(text, line, col)
         context = f" {e.context}" if e.context and "duplicate" not in problem else ""
-        raise _err(display, line, col, f"YAML error: {problem}{context}".strip()) from None
+        raise _err(display, line, col, f"YAML error: {problem}{context}".strip(), path) from None
     except YAMLError as e:  # unmarked errors (rare)
         raise _err(display, 1, 1, f"YAML error: {e}") from None
     except RecursionError:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 from recipec.diagnostics import Diagnostic, Location, RecipecError
 
@@ -32,7 +32,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-Exponent = Union[float, Annotated[str, Field(min_length=1, max_length=200)]]
+Exponent = Union[Annotated[float, Strict()], Annotated[str, Field(min_length=1, max_length=200)]]
 
 
 class Source(_Model):
@@ -60,7 +60,7 @@ class Rule(_Model):
         "output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale",
     ]
     exponent: Exponent | None = None
-    value: Annotated[float, Field(ge=0)] | None = None
+    value: Annotated[float, Strict(), Field(ge=0)] | None = None
     note: str | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
@@ -89,8 +89,8 @@ class Formula(_Model):
 
     cls: Literal["hidden", "embedding", "output", "vector", "all", "global"] = Field("all", alias="class")
     hp: Literal["lr", "batch_tokens"]
-    coefficient: Annotated[float, Field(gt=0)]
-    terms: dict[Literal["compute", "params", "tokens"], float] = Field(
+    coefficient: Annotated[float, Strict(), Field(gt=0)]
+    terms: dict[Literal["compute", "params", "tokens"], Annotated[float, Strict()]] = Field(
         description="Exponent per variable: compute C (training FLOPs), params N (non-embedding), tokens D."
     )
     note: str | None = None
@@ -120,7 +120,7 @@ class RuleSetFile(_Model):
         "coupled", description="The weight-decay convention the WD rules are written in."
     )
     requires: Requires = Field(default_factory=Requires)
-    params: dict[str, float] = Field(default_factory=dict, description="Parameters with defaults, used in exponents.")
+    params: dict[str, Annotated[float, Strict()]] = Field(default_factory=dict, description="Parameters with defaults, used in exponents.")
     rules: list[Rule] = Field(default_factory=list)
     formulas: list[Formula] = Field(default_factory=list)
 
