@@ -7,10 +7,8 @@ Exit codes: 0 ok, 1 findings (lint/verify/--check), 2 bad input or usage. Expect
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 # The CLI is a short-lived process: skip pydantic's scan of every installed distribution for plugins
@@ -56,10 +54,14 @@ def _print_warnings(resolved) -> None:
 
 
 def resolved_json(resolved) -> str:
+    import json
+
     return json.dumps(resolved.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
 def write_atomic(path: Path, text: str) -> None:
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -110,6 +112,8 @@ def explain_cmd(recipe: str, size: str | None, sets: tuple[str, ...], only: tupl
 
     _, resolved = _load_and_resolve(recipe, size, sets)
     if fmt == "json":
+        import json
+
         values = resolved.values()
         keys = [row[0] for row in explain_rows(resolved, only)]
         click.echo(json.dumps({k: values[k].model_dump(mode="json") for k in keys}, indent=2))
@@ -143,6 +147,8 @@ def rules_cmd(fmt: str) -> None:
 
     sets = [load_ruleset(n) for n in builtin_names()]
     if fmt == "json":
+        import json
+
         click.echo(json.dumps([{"name": rs.name, "title": rs.spec.title, "citation": rs.spec.source.citation,
                                 "url": rs.spec.source.url, "params": dict(rs.params)} for rs in sets], indent=2))
         return
