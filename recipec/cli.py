@@ -19,6 +19,7 @@ import click  # noqa: E402
 
 from recipec import __version__  # noqa: E402
 from recipec.diagnostics import RecipecError  # noqa: E402
+from recipec.io import write_atomic  # noqa: E402,F401  (re-exported for callers of the CLI layer)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -57,20 +58,6 @@ def resolved_json(resolved) -> str:
     import json
 
     return json.dumps(resolved.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 size_option = click.option("--size", "-s", metavar="NAME", help="Target size from the recipe's 'sizes' (default: the proxy).")
@@ -158,3 +145,72 @@ def rules_cmd(fmt: str) -> None:
         click.echo(f"{'':<{width}}  source: {rs.spec.source.citation}")
         if rs.params:
             click.echo(f"{'':<{width}}  params: " + ", ".join(f"{k}={v:g}" for k, v in rs.params))
+
+
+@main.command("verify")
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@size_option
+@set_option
+@click.option("--widths", default="auto", show_default=True, metavar="W1,W2,…|auto",
+              help="Ladder widths; auto doubles from the proxy towards the size's width (4 rungs).")
+@click.option("--depth", type=int, default=4, show_default=True, help="Reduced depth of every rung.")
+@click.option("--steps", type=int, default=None, help="Steps per rung (default: from the resolved AdamW timescales).")
+@click.option("--device", type=click.Choice(["cuda", "cpu"]), default=None, help="Default: cuda when available.")
+@click.option("--data", default="builtin", show_default=True, metavar="builtin|PATH",
+              help="builtin: Python's own source, byte-level; PATH: a nanoGPT-style token file.")
+@click.option("--data-dtype", type=click.Choice(["uint16", "uint32"]), default="uint16", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch", type=int, default=None, help="Sequences per step (default 32 on GPU, 8 on CPU).")
+@click.option("--seq-len", type=int, default=None, help="Tokens per sequence (default 512 on GPU, 64 on CPU).")
+@click.option("--checkpoints", type=int, default=10, show_default=True, help="σ measurements per rung.")
+@click.option("--wd-compression", default="auto", show_default=True, metavar="auto|none|FACTOR",
+              help="Multiply every rung's weight decay by one common factor to reach steady state sooner.")
+@click.option("--max-slope", type=float, default=0.1, show_default=True, help="Tolerance on |slope of log σ vs log width|.")
+@click.option("--ratio-range", default="0.8,1.25", show_default=True, metavar="LOW,HIGH",
+              help="Every σ ratio to the reference rung must lie in this range.")
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), default="verify-out", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_user_errors
+def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtype, seed, batch, seq_len, checkpoints,
+               wd_compression, max_slope, ratio_range, out, quiet) -> None:
+    """Short training runs at a width ladder: do top singular values stay flat? Exit 0 pass, 1 fail or
+    inconclusive, 2 error."""
+    from recipec.load import load_recipe
+
+    if not size:
+        raise RecipecError("verify needs --size: the ladder runs from the proxy towards that size's width")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise RecipecError("recipec verify needs torch: pip install 'recipec[verify]' "
+                           "(on a CPU-only machine install torch==2.13.0 first)") from None
+    from recipec.verify.run import VerifyOptions, run_verify, terminal, write_outputs
+    from recipec.verify.verdict import Tolerance
+
+    try:
+        low, high = (float(x) for x in ratio_range.split(","))
+    except ValueError:
+        raise RecipecError("--ratio-range: expected LOW,HIGH, e.g. 0.8,1.25") from None
+    for name, value in (("--steps", steps), ("--batch", batch), ("--seq-len", seq_len)):
+        if value is not None and value <= 0:
+            raise RecipecError(f"{name}: must be > 0 (got {value})")
+    compression = wd_compression if wd_compression in ("auto", "none") else _float_option(wd_compression,
+                                                                                          "--wd-compression")
+    loaded = load_recipe(recipe, sets=list(sets))
+    opts = VerifyOptions(size=size, widths=widths, depth=depth, steps=steps, device=device, data=data,
+                         data_dtype=data_dtype, seed=seed, batch=batch, seq_len=seq_len, checkpoints=checkpoints,
+                         compression=compression, tolerance=Tolerance(slope=max_slope, ratio_low=low,
+                                                                      ratio_high=high),
+                         progress=not quiet)
+    report = run_verify(loaded, opts)
+    paths = write_outputs(report, Path(out))
+    click.echo(terminal(report), nl=False)
+    click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
+    sys.exit(EXIT_OK if report.verdict == "pass" else EXIT_FINDINGS)
+
+
+def _float_option(text: str, name: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise RecipecError(f"{name}: expected a number, 'auto' or 'none' (got {text!r})") from None

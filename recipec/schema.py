@@ -23,7 +23,14 @@ def ruleset_schema() -> dict:
             "title": "recipec transfer rule set", **{k: v for k, v in schema.items() if k != "title"}}
 
 
-SCHEMAS = {"recipe.schema.json": recipe_schema, "ruleset.schema.json": ruleset_schema}
+def verify_report_schema() -> dict:
+    from recipec.verify.report import schema
+
+    return schema()
+
+
+SCHEMAS = {"recipe.schema.json": recipe_schema, "ruleset.schema.json": ruleset_schema,
+           "verify-report.schema.json": verify_report_schema}
 
 
 def dumps(schema: dict) -> str:

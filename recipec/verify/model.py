@@ -1,0 +1,170 @@
+"""The reference model: a LLaMA-style decoder whose multipliers and init come from a resolved recipe.
+
+Pre-norm blocks (RMSNorm or LayerNorm), rotary position embeddings, SwiGLU MLP, optional grouped-query
+attention and qk-norm, tied or untied embeddings, scaled dot-product attention with the resolved
+attention logit scale, residual branches scaled by the resolved residual multiplier, embeddings and
+logits scaled by the resolved embedding and output multipliers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Parameter class of every weight, by the module attribute that owns it (see ``parameter_classes``).
+HIDDEN_KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    width: int
+    depth: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    ffn_hidden: int
+    vocab_size: int
+    seq_len: int
+    tied_embeddings: bool
+    norm: str
+    norm_eps: float
+    qk_norm: bool
+    bias: bool
+    rope_theta: float
+    attn_logit_scale: float
+    residual_multiplier: float
+    embedding_multiplier: float
+    output_multiplier: float
+    init_std: dict  # class -> std: hidden, embedding, output
+
+
+def _norm(kind: str, dim: int, eps: float) -> nn.Module:
+    if kind == "rmsnorm":
+        return nn.RMSNorm(dim, eps=eps)
+    if kind == "layernorm":
+        return nn.LayerNorm(dim, eps=eps)
+    return nn.Identity()
+
+
+def rope_tables(seq_len: int, head_dim: int, theta: float, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
+    t = torch.arange(seq_len, device=device, dtype=torch.float32)
+    freqs = torch.outer(t, inv)
+    return freqs.cos(), freqs.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    # x: (batch, heads, seq, head_dim); rotate pairs (even, odd)
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    c, s = cos[: x.shape[-2]].to(x.dtype), sin[: x.shape[-2]].to(x.dtype)
+    out = torch.stack((x1 * c - x2 * s, x1 * s + x2 * c), dim=-1)
+    return out.flatten(-2)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.q = nn.Linear(cfg.width, cfg.heads * cfg.head_dim, bias=cfg.bias)
+        self.k = nn.Linear(cfg.width, cfg.kv_heads * cfg.head_dim, bias=cfg.bias)
+        self.v = nn.Linear(cfg.width, cfg.kv_heads * cfg.head_dim, bias=cfg.bias)
+        self.o = nn.Linear(cfg.heads * cfg.head_dim, cfg.width, bias=cfg.bias)
+        self.q_norm = _norm(cfg.norm, cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else nn.Identity()
+        self.k_norm = _norm(cfg.norm, cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else nn.Identity()
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        c = self.cfg
+        q = self.q_norm(self.q(x).view(b, t, c.heads, c.head_dim)).transpose(1, 2)
+        k = self.k_norm(self.k(x).view(b, t, c.kv_heads, c.head_dim)).transpose(1, 2)
+        v = self.v(x).view(b, t, c.kv_heads, c.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if c.kv_heads != c.heads:
+            repeat = c.heads // c.kv_heads
+            k = k.repeat_interleave(repeat, dim=1)
+            v = v.repeat_interleave(repeat, dim=1)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=c.attn_logit_scale)
+        return self.o(y.transpose(1, 2).reshape(b, t, c.heads * c.head_dim))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.gate = nn.Linear(cfg.width, cfg.ffn_hidden, bias=cfg.bias)
+        self.up = nn.Linear(cfg.width, cfg.ffn_hidden, bias=cfg.bias)
+        self.down = nn.Linear(cfg.ffn_hidden, cfg.width, bias=cfg.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(F.silu(self.gate(x)) * self.up(x))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.residual_multiplier = cfg.residual_multiplier
+        self.attn_norm = _norm(cfg.norm, cfg.width, cfg.norm_eps)
+        self.attn = Attention(cfg)
+        self.mlp_norm = _norm(cfg.norm, cfg.width, cfg.norm_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x, cos, sin):
+        x = x + self.residual_multiplier * self.attn(self.attn_norm(x), cos, sin)
+        return x + self.residual_multiplier * self.mlp(self.mlp_norm(x))
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.width)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
+        self.norm = _norm(cfg.norm, cfg.width, cfg.norm_eps)
+        self.output = None if cfg.tied_embeddings else nn.Linear(cfg.width, cfg.vocab_size, bias=False)
+        cos, sin = rope_tables(cfg.seq_len, cfg.head_dim, cfg.rope_theta)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        std = self.cfg.init_std
+        for name, p in self.named_parameters():
+            cls, _ = classify(name, p)
+            if cls == "vector":
+                if name.endswith("bias"):
+                    p.zero_()
+                else:
+                    p.fill_(1.0)
+            else:
+                p.normal_(0.0, std[cls])
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.embed(tokens) * self.cfg.embedding_multiplier
+        for block in self.blocks:
+            x = block(x, self.rope_cos, self.rope_sin)
+        x = self.norm(x)
+        weight = self.embed.weight if self.output is None else self.output.weight
+        return F.linear(x, weight) * self.cfg.output_multiplier
+
+
+def classify(name: str, param: torch.Tensor) -> tuple[str, str]:
+    """(parameter class, measurement kind) of a Decoder parameter by its name."""
+    if param.ndim < 2:
+        return "vector", "vector"
+    if name.startswith("embed."):
+        return "embedding", "embedding"
+    if name.startswith("output."):
+        return "output", "output"
+    leaf = name.split(".")[-2]  # blocks.3.attn.q.weight -> q
+    kind = {"q": "q", "k": "k", "v": "v", "o": "o", "gate": "mlp_in", "up": "mlp_in", "down": "mlp_out"}.get(leaf)
+    if kind is None:
+        raise ValueError(f"cannot classify parameter {name!r} of shape {tuple(param.shape)}")
+    return "hidden", kind
+
+
+def layer_of(name: str) -> int | None:
+    parts = name.split(".")
+    return int(parts[1]) if parts[0] == "blocks" else None

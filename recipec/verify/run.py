@@ -1,0 +1,140 @@
+"""``recipec verify``: plan the ladder, train every rung, judge, report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from recipec import __version__
+from recipec.diagnostics import Diagnostic, RecipecError
+from recipec.verify import ladder
+from recipec.verify.report import (
+    Compression, KindReport, Tolerances, VerifyReport, markdown, plot, terminal,
+)
+from recipec.verify.verdict import JUDGED_KINDS, REPORTED_KINDS, Tolerance, judge_kind, overall, plateaued
+
+ASSUMPTION = ("Assumes σ_top ∝ √(η/λ)·d^a at steady state (Fan et al. 2025): a common factor on every rung's "
+              "λ scales every rung's σ alike and leaves the ratios across widths, which the verdict judges, "
+              "unchanged; it shortens the AdamW timescale τ = 1/(η·λ) so that a short run reaches steady state.")
+
+
+@dataclass
+class VerifyOptions:
+    size: str
+    widths: str = "auto"
+    depth: int = 4
+    steps: int | None = None
+    device: str | None = None
+    data: str = "builtin"
+    data_dtype: str = "uint16"
+    seed: int = 0
+    batch: int | None = None
+    seq_len: int | None = None
+    checkpoints: int = 10
+    compression: str | float | None = "auto"
+    warmup_fraction: float = 0.05
+    tolerance: Tolerance = Tolerance()
+    progress: bool = True
+
+
+def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
+    import torch
+
+    from recipec.verify.data import builtin_corpus, token_file
+    from recipec.verify.train import RunSettings, train_rung
+
+    recipe = loaded.recipe
+    if opts.size not in recipe.sizes:
+        from recipec.transfer import resolve_loaded
+
+        resolve_loaded(loaded, opts.size)  # raises the located "no size named" error
+    target_width = (recipe.sizes[opts.size].model.width or recipe.model.width)
+    widths = ladder.parse_widths(opts.widths, recipe.model.width, target_width)
+    if opts.depth <= 0:
+        raise RecipecError(Diagnostic("must be > 0", path="--depth"))
+    rungs = ladder.plan(loaded, opts.size, widths, opts.depth)
+    steps, factor, chosen, reached = ladder.choose_steps_and_compression(rungs, opts.steps, opts.compression)
+
+    device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RecipecError(Diagnostic("CUDA is not available on this machine; use --device cpu", path="--device"))
+    on_gpu = device.startswith("cuda")
+    batch = opts.batch or (32 if on_gpu else 8)
+    seq_len = min(opts.seq_len or (512 if on_gpu else 64), recipe.model.seq_len)
+    need = steps * batch * (seq_len + 1) + seq_len + 2
+    if opts.data == "builtin":
+        corpus = builtin_corpus(min(need, 64 << 20))
+    else:
+        corpus = token_file(opts.data, opts.data_dtype, recipe.model.vocab_size, seq_len + 2)
+    n_ck = max(2, opts.checkpoints)
+    checkpoints = sorted({max(1, round(steps * i / n_ck)) for i in range(1, n_ck + 1)} | {steps})
+    warmup = max(1, round(opts.warmup_fraction * steps))
+    settings = RunSettings(steps=steps, warmup_steps=warmup, batch=batch, seq_len=seq_len, checkpoints=checkpoints,
+                           device=device, compression=factor, seed=opts.seed, vocab_size=corpus.vocab_size,
+                           progress=opts.progress)
+
+    reports = []
+    for i, rung in enumerate(rungs):
+        label = f"rung {i + 1}/{len(rungs)} width {rung.width}"
+        try:
+            reports.append(train_rung(rung, settings, corpus, recipe, label))
+        except torch.cuda.OutOfMemoryError:
+            total = torch.cuda.get_device_properties(device).total_memory / 2**30
+            raise RecipecError(Diagnostic(
+                f"ladder rung width {rung.width} did not fit in GPU memory ({total:.0f} GiB) with batch {batch} × "
+                f"{seq_len} tokens at depth {opts.depth}; lower --batch or --seq-len, or drop that width",
+                path="--widths")) from None
+
+    ref_width = recipe.model.width if recipe.model.width in widths else widths[0]
+    ref_index = widths.index(ref_width)
+    divergences = [f"width {r.width}: {r.diverged}" for r in reports if r.diverged]
+    kinds = []
+    if not divergences:
+        present = [k for k in JUDGED_KINDS + REPORTED_KINDS if all(k in r.sigma_curve for r in reports)]
+        for kind in present:
+            sigma = [r.sigma_curve[kind][-1][1] for r in reports]
+            flat = [plateaued(r.sigma_curve[kind], opts.tolerance.plateau) for r in reports]
+            v = judge_kind(kind, widths, sigma, flat, ref_index, opts.tolerance)
+            kinds.append(KindReport(kind=v.kind, judged=v.judged, sigma=v.sigma, ratio=v.ratio, slope=v.slope,
+                                    plateaued=v.plateaued, verdict=v.verdict, reasons=v.reasons))
+    from recipec.verify.verdict import KindVerdict
+
+    verdict, reasons = overall([KindVerdict(k.kind, k.judged, k.sigma, k.ratio, k.slope, k.plateaued, k.verdict,
+                                            k.reasons) for k in kinds], divergences)
+    t = opts.tolerance
+    return VerifyReport(
+        recipec_version=__version__, recipe_name=recipe.name, recipe_file=loaded.path,
+        recipe_sha256=loaded.sha256, size=opts.size, rulesets=[rs.name for rs in rungs[0].resolved.rulesets],
+        device=_device_name(device), dtype="bf16 autocast" if on_gpu else "fp32", data=corpus.description,
+        data_sha256=corpus.sha256, widths=widths, reference_width=ref_width, depth=opts.depth, seq_len=seq_len,
+        batch=batch, steps=steps, warmup_steps=warmup, seed=opts.seed,
+        schedule=f"linear warmup over {warmup} steps, then constant LR",
+        compression=Compression(factor=factor, chosen=chosen, timescales_reached=reached, assumption=ASSUMPTION),
+        tolerance=Tolerances(slope=t.slope, ratio_low=t.ratio_low, ratio_high=t.ratio_high, plateau=t.plateau),
+        rungs=reports, kinds=kinds, verdict=verdict, reasons=reasons,
+    )
+
+
+def _device_name(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def write_outputs(report: VerifyReport, out: Path) -> list[Path]:
+    from recipec.io import write_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "verify.json", out / "verify.md"]
+    write_atomic(paths[0], json.dumps(report.model_dump(mode="json"), indent=2) + "\n")
+    write_atomic(paths[1], markdown(report))
+    png = out / "verify.png"
+    if plot(report, png):
+        paths.append(png)
+    return paths
+
+
+__all__ = ["VerifyOptions", "run_verify", "write_outputs", "terminal"]

@@ -1,0 +1,96 @@
+"""The verdict: do top singular values stay flat across the width ladder? Pure Python, no torch.
+
+Per measured kind (q, k, v, o, mlp_in, mlp_out — the matrix-like classes the diagnostic is about; the
+embedding and output matrices are reported but not judged): the ratio of each rung's σ to the reference
+rung's, and the least-squares slope of log σ against log width. A kind passes when |slope| ≤ tolerance
+and every ratio lies within [low, high]. The overall verdict is
+
+* ``fail``         — a rung diverged (NaN/inf or a loss blow-up), or a judged kind is out of tolerance
+                     while every rung is at steady state;
+* ``inconclusive`` — some judged kind had not plateaued at the end of some rung (not at steady state);
+* ``pass``         — every judged kind is within tolerance at steady state.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+JUDGED_KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out")
+REPORTED_KINDS = ("embedding", "output")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    slope: float = 0.1
+    ratio_low: float = 0.8
+    ratio_high: float = 1.25
+    plateau: float = 0.05  # relative change of σ over the last fifth of a run that still counts as flat
+
+
+@dataclass
+class KindVerdict:
+    kind: str
+    judged: bool
+    sigma: list[float]
+    ratio: list[float]
+    slope: float
+    plateaued: list[bool]
+    verdict: str  # pass | fail | inconclusive | info
+    reasons: list[str] = field(default_factory=list)
+
+
+def loglog_slope(widths: list[float], values: list[float]) -> float:
+    xs = [math.log(w) for w in widths]
+    ys = [math.log(v) for v in values]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return 0.0
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+
+
+def plateaued(curve: list[tuple[int, float]], tol: float) -> bool:
+    """σ(end) within ``tol`` (relative) of σ at 80% of the run."""
+    if len(curve) < 2:
+        return False
+    end_step, end = curve[-1]
+    target = 0.8 * end_step
+    earlier = min(curve[:-1], key=lambda c: abs(c[0] - target))[1]
+    return abs(end - earlier) <= tol * abs(end)
+
+
+def judge_kind(kind: str, widths: list[int], sigma: list[float], flat: list[bool], ref_index: int,
+               tol: Tolerance) -> KindVerdict:
+    judged = kind in JUDGED_KINDS
+    ratio = [s / sigma[ref_index] for s in sigma]
+    slope = loglog_slope(widths, sigma)
+    reasons = []
+    if abs(slope) > tol.slope:
+        reasons.append(f"slope {slope:+.3f} beyond ±{tol.slope:g}")
+    for w, r in zip(widths, ratio):
+        if not tol.ratio_low <= r <= tol.ratio_high:
+            reasons.append(f"ratio {r:.3f} at width {w} outside [{tol.ratio_low:g}, {tol.ratio_high:g}]")
+    not_flat = [w for w, f in zip(widths, flat) if not f]
+    if not judged:
+        verdict = "info"
+    elif not_flat:
+        verdict = "inconclusive"
+        reasons.append("not at steady state at width " + ", ".join(map(str, not_flat)))
+    else:
+        verdict = "fail" if reasons else "pass"
+    return KindVerdict(kind, judged, sigma, ratio, slope, flat, verdict, reasons)
+
+
+def overall(kinds: list[KindVerdict], divergences: list[str]) -> tuple[str, list[str]]:
+    if divergences:
+        return "fail", list(divergences)
+    judged = [k for k in kinds if k.judged]
+    failed = [k for k in judged if k.verdict == "fail"]
+    pending = [k for k in judged if k.verdict == "inconclusive"]
+    if pending:
+        return "inconclusive", [f"{k.kind}: {'; '.join(k.reasons)}" for k in pending] + \
+            [f"{k.kind}: {'; '.join(k.reasons)}" for k in failed]
+    if failed:
+        return "fail", [f"{k.kind}: {'; '.join(k.reasons)}" for k in failed]
+    return "pass", []

@@ -1,0 +1,239 @@
+"""verify on CPU: estimator, per-rung optimizer groups, verdict logic, report schema, error paths.
+
+Tiny widths and a few dozen steps: the whole file runs in well under a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from click.testing import CliRunner  # noqa: E402
+
+from recipec.cli import main  # noqa: E402
+from recipec.load import load_recipe  # noqa: E402
+from recipec.verify import ladder  # noqa: E402
+from recipec.verify.data import Batches, builtin_corpus, token_file  # noqa: E402
+from recipec.verify.model import Decoder, classify  # noqa: E402
+from recipec.verify.sigma import top_singular_value  # noqa: E402
+from recipec.verify.train import class_hyper, model_config, param_groups  # noqa: E402
+from recipec.verify.verdict import Tolerance, judge_kind, loglog_slope, overall, plateaued  # noqa: E402
+from tests.conftest import ROOT  # noqa: E402
+
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+
+
+# --------------------------------------------------------------------------- estimator
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (256, 64), (48, 300), (512, 512)])
+def test_top_sigma_matches_matrix_norm(shape):
+    gen = torch.Generator().manual_seed(1)
+    w = torch.randn(*shape, generator=gen) / math.sqrt(shape[1])
+    w += 2.0 * torch.outer(torch.randn(shape[0], generator=gen), torch.randn(shape[1], generator=gen)) / shape[1]
+    ref = float(torch.linalg.matrix_norm(w, ord=2))
+    res = top_singular_value(w)
+    assert res.converged
+    assert abs(res.sigma - ref) / ref < 1e-2
+    assert res.sigma <= ref * (1 + 1e-5)  # the block estimate approaches σ₁ from below
+
+
+def test_top_sigma_warm_start_converges_fast():
+    gen = torch.Generator().manual_seed(2)
+    w = torch.randn(200, 120, generator=gen)
+    first = top_singular_value(w)
+    again = top_singular_value(w + 1e-4 * torch.randn(200, 120, generator=gen), init=first.block)
+    assert again.iterations < first.iterations
+    assert abs(again.sigma - float(torch.linalg.matrix_norm(w, ord=2))) / again.sigma < 1e-2
+
+
+def test_top_sigma_rejects_non_matrix():
+    with pytest.raises(ValueError):
+        top_singular_value(torch.ones(3))
+
+
+# --------------------------------------------------------------------------- rungs use the rule engine
+
+
+def test_each_rung_optimizer_groups_equal_the_resolved_values():
+    from recipec.recipe import Size, SizeModel
+    from recipec.transfer import resolve
+
+    loaded = load_recipe(TINY)
+    rungs = ladder.plan(loaded, "big", [32, 64, 128], depth=2)
+    for rung in rungs:
+        # the same numbers compile gives for a size of this width and depth
+        sizes = {"x": Size(model=SizeModel(width=rung.width, depth=2))}
+        direct = resolve(loaded.recipe.model_copy(update={"sizes": sizes}), "x")
+        assert {k: v.value for k, v in direct.values().items()} == {k: v.value for k, v in rung.resolved.values().items()}
+        m = rung.width / 32
+        hyper = class_hyper(rung.resolved, compression=3.0)
+        cfg = model_config(rung.resolved, 256, 64, 1e-5, 10000.0)
+        model = Decoder(cfg)
+        groups = {g["name"]: g for g in param_groups(model, hyper, (0.9, 0.95))}
+        h = groups["hidden"]
+        assert h["lr"] == pytest.approx(1e-2 / m, rel=1e-12)
+        assert h["weight_decay"] == pytest.approx(0.1 * math.sqrt(m) * 3.0, rel=1e-12)  # fan2025 × compression
+        assert groups["vector"]["weight_decay"] == 0 and groups["embedding"]["weight_decay"] == 0
+        assert groups["vector"]["lr"] == pytest.approx(1e-2, rel=1e-12)
+        for cls, g in groups.items():
+            assert g["lr"] == rung.resolved.classes[cls].lr.value
+            assert g["eps"] == rung.resolved.classes[cls].eps.value
+        assert cfg.output_multiplier == pytest.approx(1 / m, rel=1e-12)
+        hidden_std = [p.std().item() for n, p in model.named_parameters() if classify(n, p)[0] == "hidden"]
+        assert np.mean(hidden_std) == pytest.approx(0.02 / math.sqrt(m), rel=0.1)
+
+
+def test_every_parameter_has_exactly_one_class():
+    loaded = load_recipe(TINY)
+    rung = ladder.plan(loaded, "big", [32, 64], depth=2)[1]
+    model = Decoder(model_config(rung.resolved, 256, 64, 1e-5, 10000.0))
+    hyper = class_hyper(rung.resolved, 1.0)
+    grouped = sum(len(g["params"]) for g in param_groups(model, hyper, (0.9, 0.95)))
+    assert grouped == len(list(model.parameters()))
+    kinds = {classify(n, p)[1] for n, p in model.named_parameters()}
+    assert {"q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output", "vector"} == kinds
+
+
+def test_auto_widths_and_steps_from_timescales():
+    assert ladder.auto_widths(256, 4096) == [256, 512, 1024, 2048]
+    assert ladder.auto_widths(256, 1024) == [256, 512, 1024]
+    assert ladder.auto_widths(1024, 256) == [256, 512, 1024]
+    loaded = load_recipe(TINY)
+    rungs = ladder.plan(loaded, "big", [32, 64, 128], depth=2)
+    steps, factor, chosen, reached = ladder.choose_steps_and_compression(rungs, 100, "auto")
+    tau_max = max(r.tau for r in rungs)
+    assert rungs[-1].tau == tau_max  # fan2025: τ grows as √m
+    assert (steps, chosen) == (100, "auto") and factor == pytest.approx(5 * tau_max / 100)
+    assert reached == pytest.approx(5.0)
+    assert ladder.choose_steps_and_compression(rungs, 100, "none")[1:3] == (1.0, "none")
+    assert ladder.choose_steps_and_compression(rungs, 100, 7.0)[1:3] == (7.0, "user")
+
+
+# --------------------------------------------------------------------------- verdict logic
+
+
+def test_slope_of_power_law():
+    widths = [256, 512, 1024, 2048]
+    assert loglog_slope(widths, [3 * w ** 0.5 for w in widths]) == pytest.approx(0.5)
+    assert loglog_slope(widths, [1.0] * 4) == 0.0
+
+
+def test_verdict_pass_fail_inconclusive():
+    widths = [64, 128, 256, 512]
+    tol = Tolerance()
+    flat = judge_kind("q", widths, [1.0, 1.02, 0.98, 1.01], [True] * 4, 0, tol)
+    assert flat.verdict == "pass" and flat.ratio[0] == 1.0
+    drift = judge_kind("q", widths, [1.0, 1.41, 2.0, 2.83], [True] * 4, 0, tol)
+    assert drift.verdict == "fail" and drift.slope == pytest.approx(0.5, abs=1e-3)
+    pending = judge_kind("k", widths, [1.0, 1.0, 1.0, 1.0], [True, True, False, True], 0, tol)
+    assert pending.verdict == "inconclusive"
+    info = judge_kind("embedding", widths, [1.0, 2.0, 4.0, 8.0], [True] * 4, 0, tol)
+    assert info.verdict == "info"
+    assert overall([flat, info], []) == ("pass", [])
+    assert overall([flat, drift], [])[0] == "fail"
+    assert overall([flat, drift, pending], [])[0] == "inconclusive"
+    verdict, reasons = overall([flat], ["width 512: loss became nan by step 40"])
+    assert verdict == "fail" and "width 512" in reasons[0] and "step 40" in reasons[0]
+    # ratio bounds alone can fail a kind whose slope is small
+    bump = judge_kind("o", widths, [1.0, 1.3, 1.0, 1.0], [True] * 4, 0, tol)
+    assert bump.verdict == "fail" and any("ratio 1.300" in r for r in bump.reasons)
+
+
+def test_plateau_detection():
+    assert plateaued([(0, 1.0), (80, 2.0), (100, 2.02)], 0.05)
+    assert not plateaued([(0, 1.0), (80, 1.5), (100, 2.0)], 0.05)
+    assert not plateaued([(100, 2.0)], 0.05)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_builtin_corpus_and_same_order_at_every_width():
+    corpus = builtin_corpus(100_000)
+    assert corpus.vocab_size == 256 and len(corpus.tokens) >= 100_000
+    a, b = Batches(corpus, 4, 32, seed=5), Batches(corpus, 4, 32, seed=5)
+    for _ in range(3):
+        assert np.array_equal(a.next(), b.next())
+
+
+def test_token_file_memmap(tmp_path):
+    path = tmp_path / "train.bin"
+    np.arange(5000, dtype=np.uint16).__mod__(300).astype(np.uint16).tofile(path)
+    corpus = token_file(str(path), "uint16", 512, 100)
+    assert len(corpus.tokens) == 5000 and corpus.tokens.dtype == np.uint16
+    batch = Batches(corpus, 2, 16, seed=0).next()
+    assert batch.shape == (2, 17) and batch.dtype == np.int64
+
+
+# --------------------------------------------------------------------------- end to end and errors
+
+
+def _verify(*args):
+    return CliRunner().invoke(main, ["verify", str(TINY), "--size", "big", "--device", "cpu", "--quiet", *args])
+
+
+def test_end_to_end_report_and_schema(tmp_path):
+    import jsonschema
+
+    result = _verify("--widths", "32,64", "--depth", "1", "--steps", "24", "--batch", "4", "--seq-len", "32",
+                     "--checkpoints", "4", "--out", str(tmp_path))
+    assert result.exit_code in (0, 1), result.output
+    assert "verdict:" in result.output and "mlp_out" in result.output
+    report = json.loads((tmp_path / "verify.json").read_text())
+    schema = json.loads((ROOT / "schemas" / "verify-report.schema.json").read_text())
+    jsonschema.validate(report, schema)
+    assert report["widths"] == [32, 64] and report["reference_width"] == 32
+    assert report["verdict"] in ("pass", "fail", "inconclusive")
+    assert result.exit_code == (0 if report["verdict"] == "pass" else 1)
+    assert report["compression"]["chosen"] == "auto" and report["compression"]["factor"] > 1
+    rung = report["rungs"][1]
+    assert rung["hyper"]["hidden"]["weight_decay"] == pytest.approx(
+        rung["hyper"]["hidden"]["weight_decay_resolved"] * report["compression"]["factor"], rel=1e-12)
+    assert len(rung["loss_curve"]) == 4 and all(math.isfinite(x[1]) for x in rung["loss_curve"])
+    assert (tmp_path / "verify.md").read_text().startswith("# recipec verify: tiny → big")
+
+
+def test_divergence_is_a_failure_naming_rung_and_step(tmp_path):
+    result = _verify("--widths", "32,64", "--depth", "1", "--steps", "12", "--batch", "2", "--seq-len", "16",
+                     "--checkpoints", "4", "--set", "optimizer.lr=1e6", "--set", "optimizer.grad_clip=0",
+                     "--out", str(tmp_path))
+    assert result.exit_code == 1, result.output
+    report = json.loads((tmp_path / "verify.json").read_text())
+    assert report["verdict"] == "fail"
+    assert any("width 32" in r and "step" in r for r in report["reasons"]), report["reasons"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--widths", "32"], "--widths: give at least two positive widths"),
+    (["--widths", "a,b"], "--widths: expected comma-separated integers"),
+    (["--widths", "32,40"], "ladder rung width 40: width 40 is not divisible by head_dim 16"),
+    (["--data", "/no/such/file.bin"], "/no/such/file.bin: --data: token file not found"),
+    (["--ratio-range", "x"], "--ratio-range: expected LOW,HIGH"),
+    (["--steps", "0"], "--steps: must be > 0"),
+    (["--wd-compression", "fast"], "--wd-compression: expected a number"),
+])
+def test_error_paths_exit_2(args, fragment):
+    result = _verify(*args)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_size_is_located():
+    result = CliRunner().invoke(main, ["verify", str(TINY), "--size", "huge", "--device", "cpu"])
+    assert result.exit_code == 2
+    assert "tiny.yaml:" in result.output and "no size named 'huge'" in result.output
+
+
+def test_token_file_outside_vocabulary(tmp_path):
+    path = tmp_path / "bad.bin"
+    np.full(4000, 300, dtype=np.uint16).tofile(path)
+    result = _verify("--data", str(path), "--widths", "32,64", "--steps", "4")
+    assert result.exit_code == 2
+    assert "token id 300 is outside the recipe's vocabulary of 256" in result.output
