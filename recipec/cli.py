@@ -162,17 +162,20 @@ def rules_cmd(fmt: str) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch", type=int, default=None, help="Sequences per step (default 32 on GPU, 8 on CPU).")
 @click.option("--seq-len", type=int, default=None, help="Tokens per sequence (default 512 on GPU, 64 on CPU).")
-@click.option("--checkpoints", type=int, default=10, show_default=True, help="σ measurements per rung.")
+@click.option("--checkpoints", type=int, default=20, show_default=True, help="σ measurements per rung.")
 @click.option("--wd-compression", default="auto", show_default=True, metavar="auto|none|FACTOR",
               help="Multiply every rung's weight decay by one common factor to reach steady state sooner.")
 @click.option("--max-slope", type=float, default=0.1, show_default=True, help="Tolerance on |slope of log σ vs log width|.")
 @click.option("--ratio-range", default="0.8,1.25", show_default=True, metavar="LOW,HIGH",
               help="Every σ ratio to the reference rung must lie in this range.")
+@click.option("--plateau", type=float, default=0.1, show_default=True,
+              help="σ counts as at steady state when a line through the last 40%% of its checkpoints moves by at "
+                   "most this fraction.")
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False), default="verify-out", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_user_errors
 def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtype, seed, batch, seq_len, checkpoints,
-               wd_compression, max_slope, ratio_range, out, quiet) -> None:
+               wd_compression, max_slope, ratio_range, plateau, out, quiet) -> None:
     """Short training runs at a width ladder: do top singular values stay flat? Exit 0 pass, 1 fail or
     inconclusive, 2 error."""
     from recipec.load import load_recipe
@@ -200,7 +203,7 @@ def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtyp
     opts = VerifyOptions(size=size, widths=widths, depth=depth, steps=steps, device=device, data=data,
                          data_dtype=data_dtype, seed=seed, batch=batch, seq_len=seq_len, checkpoints=checkpoints,
                          compression=compression, tolerance=Tolerance(slope=max_slope, ratio_low=low,
-                                                                      ratio_high=high),
+                                                                      ratio_high=high, plateau=plateau),
                          progress=not quiet)
     report = run_verify(loaded, opts)
     paths = write_outputs(report, Path(out))

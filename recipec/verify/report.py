@@ -35,6 +35,7 @@ class RungReport(_M):
     final_loss: float | None
     loss_curve: list[tuple[int, float]]
     sigma_curve: dict[str, list[tuple[int, float]]]  # kind -> (step, σ averaged over layers)
+    # the verdict uses each kind's σ averaged over the checkpoints of the last fifth of the run
     sigma_per_layer: dict[str, list[float]]  # kind -> final σ of each layer
     estimator_iterations: int
     estimator_unconverged: int
@@ -164,7 +165,7 @@ def markdown(report: VerifyReport) -> str:
         f"{report.dtype}. Data: {report.data} (sha256 `{report.data_sha256[:12]}`).",
         "",
         f"Tolerance: |slope| ≤ {t.slope:g}, every ratio within [{t.ratio_low:g}, {t.ratio_high:g}]; σ counts as "
-        f"plateaued when it moved by at most {t.plateau:.0%} over the last fifth of the run.",
+        f"plateaued when a line fitted through the last 40% of its checkpoints moves by at most {t.plateau:.0%}.",
         "",
         f"Weight-decay time compression: every rung's λ × {c.factor:.4g} ({c.chosen}). {c.assumption}",
         "",
@@ -208,14 +209,18 @@ def plot(report: VerifyReport, path) -> bool:
     ax1.set_xlabel("width")
     ax1.set_ylabel("top singular value σ (mean over layers)")
     ax1.set_title(f"σ vs width — {report.verdict}")
-    ax1.legend(fontsize=7)
+    if report.kinds:
+        ax1.legend(fontsize=7)
+    else:
+        ax1.text(0.5, 0.5, "no σ table: a rung diverged", ha="center", transform=ax1.transAxes)
     for r in report.rungs:
         if r.loss_curve:
             steps, losses = zip(*r.loss_curve)
             ax2.plot(steps, losses, label=f"width {r.width}")
     ax2.set_xlabel("step")
     ax2.set_ylabel("training loss")
-    ax2.legend(fontsize=7)
+    if any(r.loss_curve for r in report.rungs):
+        ax2.legend(fontsize=7)
     fig.suptitle(f"recipec verify: {report.recipe_name} → {report.size}")
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})

@@ -31,7 +31,7 @@ class VerifyOptions:
     seed: int = 0
     batch: int | None = None
     seq_len: int | None = None
-    checkpoints: int = 10
+    checkpoints: int = 20
     compression: str | float | None = "auto"
     warmup_fraction: float = 0.05
     tolerance: Tolerance = Tolerance()
@@ -93,7 +93,7 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
     if not divergences:
         present = [k for k in JUDGED_KINDS + REPORTED_KINDS if all(k in r.sigma_curve for r in reports)]
         for kind in present:
-            sigma = [r.sigma_curve[kind][-1][1] for r in reports]
+            sigma = [_late_mean(r.sigma_curve[kind]) for r in reports]
             flat = [plateaued(r.sigma_curve[kind], opts.tolerance.plateau) for r in reports]
             v = judge_kind(kind, widths, sigma, flat, ref_index, opts.tolerance)
             kinds.append(KindReport(kind=v.kind, judged=v.judged, sigma=v.sigma, ratio=v.ratio, slope=v.slope,
@@ -114,6 +114,14 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
         tolerance=Tolerances(slope=t.slope, ratio_low=t.ratio_low, ratio_high=t.ratio_high, plateau=t.plateau),
         rungs=reports, kinds=kinds, verdict=verdict, reasons=reasons,
     )
+
+
+def _late_mean(curve: list[tuple[int, float]]) -> float:
+    """σ at the end of a rung: the mean over the checkpoints of the last fifth of the run (less noise than
+    the last checkpoint alone)."""
+    end = curve[-1][0]
+    late = [v for s, v in curve if s >= 0.8 * end]
+    return sum(late) / len(late)
 
 
 def _device_name(device: str) -> str:

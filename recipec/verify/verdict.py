@@ -25,7 +25,7 @@ class Tolerance:
     slope: float = 0.1
     ratio_low: float = 0.8
     ratio_high: float = 1.25
-    plateau: float = 0.05  # relative change of σ over the last fifth of a run that still counts as flat
+    plateau: float = 0.1  # relative drift of σ over the last 40% of a run (linear fit) that still counts as flat
 
 
 @dataclass
@@ -51,13 +51,22 @@ def loglog_slope(widths: list[float], values: list[float]) -> float:
 
 
 def plateaued(curve: list[tuple[int, float]], tol: float) -> bool:
-    """σ(end) within ``tol`` (relative) of σ at 80% of the run."""
-    if len(curve) < 2:
+    """Has σ stopped drifting? A least-squares line through the checkpoints of the last 40% of the run
+    (at least three) must change by at most ``tol`` of σ's mean over that window — a fit, so that the
+    checkpoint-to-checkpoint noise of a short run does not decide it."""
+    if len(curve) < 3:
         return False
-    end_step, end = curve[-1]
-    target = 0.8 * end_step
-    earlier = min(curve[:-1], key=lambda c: abs(c[0] - target))[1]
-    return abs(end - earlier) <= tol * abs(end)
+    end = curve[-1][0]
+    window = [c for c in curve if c[0] >= 0.6 * end]
+    if len(window) < 3:
+        window = curve[-3:]
+    xs, ys = [c[0] for c in window], [c[1] for c in window]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0 or my == 0:
+        return False
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    return abs(slope * (xs[-1] - xs[0])) <= tol * abs(my)
 
 
 def judge_kind(kind: str, widths: list[int], sigma: list[float], flat: list[bool], ref_index: int,
