@@ -118,7 +118,8 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str) -> RungR
     first_loss = None
     loss_sum = torch.zeros((), device=device)
     loss_count = 0
-    train_time = 0.0
+    segments: list[tuple[int, float]] = []  # (steps, seconds) between checkpoints, σ measurement excluded
+    last_step = 0
     checkpoints = set(settings.checkpoints)
     started = time.perf_counter()
 
@@ -162,7 +163,8 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str) -> RungR
         loss_count += 1
         if step in checkpoints:
             mean_loss = float(loss_sum) / loss_count  # host sync, checkpoints only
-            train_time += time.perf_counter() - tick
+            segments.append((step - last_step, time.perf_counter() - tick))
+            last_step = step
             loss_sum.zero_()
             loss_count = 0
             loss_curve.append((step, mean_loss))
@@ -183,8 +185,9 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str) -> RungR
             tick = time.perf_counter()
     if settings.progress:
         sys.stderr.write("\n")
-    tokens = (loss_curve[-1][0] if loss_curve else 0) * settings.batch * settings.seq_len
-    tps = tokens / train_time if train_time > 0 else 0.0
+    timed = segments[1:] if len(segments) > 1 else segments  # the first segment warms up kernels and caches
+    seconds = sum(t for _, t in timed)
+    tps = sum(n for n, _ in timed) * settings.batch * settings.seq_len / seconds if seconds > 0 else 0.0
     peak = _device_peak(device)
     flops_tok = _matmul_flops_per_token(cfg)
     lr_h, wd_h = hyper["hidden"].lr, hyper["hidden"].weight_decay
