@@ -148,3 +148,77 @@ def rules_cmd(fmt: str) -> None:
         click.echo(f"{'':<{width}}  source: {rs.spec.source.citation}")
         if rs.params:
             click.echo(f"{'':<{width}}  params: " + ", ".join(f"{k}={v:g}" for k, v in rs.params))
+
+
+# --------------------------------------------------------------------------- lint
+
+
+@main.command("lint")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default=None,
+              help="Output format [default: github under GitHub Actions (GITHUB_ACTIONS=true), else text].")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
+              help="Exit 1 when a finding is at least this severe [default: warning, or fail-on in [tool.recipec]].")
+@click.option("--target", type=click.Choice(["neutral", "torchtitan", "megatron", "hf"]), default=None,
+              help="Check that this framework can express the recipe [default: neutral].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="A pyproject.toml with [tool.recipec] [default: the nearest one above the working directory].")
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file instead of standard output.")
+@_user_errors
+def lint_cmd(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, target: str | None,
+             config_path: str | None, output: str | None) -> None:
+    """Lint recipe files and directories: settings that will not transfer, with codes and sources.
+
+    Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad usage or configuration.
+    """
+    from recipec.diagnostics import Severity
+    from recipec.lint.config import find_pyproject, load_config
+    from recipec.lint.engine import collect_files, fails, lint_file
+    from recipec.lint.formats import render
+    from recipec.lint.registry import CHECKS
+
+    cfg_file = Path(config_path) if config_path else find_pyproject(Path.cwd())
+    cfg = load_config(cfg_file, CHECKS, required=config_path is not None)
+    if target:
+        cfg.target = target
+    if fail_on:
+        cfg.fail_on = Severity(fail_on)
+    if fmt is None:
+        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+    diags = []
+    for f in collect_files(paths):
+        diags += lint_file(f, CHECKS, cfg)
+    report = render(fmt, diags, CHECKS)
+    if output:
+        write_atomic(Path(output), report)
+    else:
+        click.echo(report, nl=False)
+    sys.exit(EXIT_FINDINGS if fails(diags, cfg.fail_on) else EXIT_OK)
+
+
+@main.command("rule")
+@click.argument("code", required=False)
+@click.option("--docs", is_flag=True, help="Print the documentation of every lint rule (docs/rules.md).")
+@_user_errors
+def rule_cmd(code: str | None, docs: bool) -> None:
+    """Print a lint rule's documentation (by code or name), or list the lint rules."""
+    from recipec.lint import registry
+    from recipec.lint.docs import rule_text, rules_markdown
+
+    if docs:
+        click.echo(rules_markdown(registry.CHECKS), nl=False)
+        return
+    if code is None:
+        for chk in registry.CHECKS.values():
+            click.echo(f"{chk.code}  {chk.severity.value:<7}  {chk.name:<24}  {chk.summary}")
+        return
+    chk = registry.get(code)
+    if chk is None:
+        import difflib
+
+        names = list(registry.CHECKS) + [c.name for c in registry.CHECKS.values()]
+        close = difflib.get_close_matches(code, names, n=1)
+        raise RecipecError(f"no lint rule {code!r}" + (f"; did you mean {close[0]!r}?" if close else
+                                                      " (recipec rule lists them)"))
+    click.echo(rule_text(chk))
