@@ -165,9 +165,12 @@ def rules_cmd(fmt: str) -> None:
               help="A pyproject.toml with [tool.recipec] [default: the nearest one above the working directory].")
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default=None,
               help="Write the report to this file instead of standard output.")
+@click.option("--only-recipes", is_flag=True,
+              help="Skip named files that do not look like recipes (no top-level model: and optimizer:), as "
+                   "directory walks do; for pre-commit, which passes every YAML file.")
 @_user_errors
 def lint_cmd(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, target: str | None,
-             config_path: str | None, output: str | None) -> None:
+             config_path: str | None, output: str | None, only_recipes: bool) -> None:
     """Lint recipe files and directories: settings that will not transfer, with codes and sources.
 
     Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad usage or configuration.
@@ -187,7 +190,7 @@ def lint_cmd(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, targe
     if fmt is None:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     diags = []
-    for f in collect_files(paths):
+    for f in collect_files(paths, only_recipes=only_recipes):
         diags += lint_file(f, CHECKS, cfg)
     report = render(fmt, diags, CHECKS)
     if output:

@@ -129,8 +129,9 @@ def _looks_like_recipe(path: Path) -> bool:
     return "\nmodel:" in "\n" + head and "\noptimizer:" in "\n" + head
 
 
-def collect_files(paths: Iterable[str]) -> list[Path]:
-    """Expand files and directories; a named file is always linted, a walked one only if it looks like a recipe."""
+def collect_files(paths: Iterable[str], only_recipes: bool = False) -> list[Path]:
+    """Expand files and directories; a named file is linted (with ``only_recipes``: if it looks like a recipe),
+    a file found in a directory only if it looks like a recipe."""
     out: list[Path] = []
     for p in paths:
         path = Path(p)
@@ -142,7 +143,8 @@ def collect_files(paths: Iterable[str]) -> list[Path]:
                     if f.endswith((".yaml", ".yml")) and _looks_like_recipe(fp):
                         out.append(fp)
         elif path.exists():
-            out.append(path)
+            if not only_recipes or _looks_like_recipe(path):
+                out.append(path)
         else:
             raise RecipecError(Diagnostic("no such file or directory", location=Location(p)))
     return list(dict.fromkeys(out))

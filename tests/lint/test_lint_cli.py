@@ -168,3 +168,22 @@ def test_rule_command() -> None:
     assert "RC603" in run(["rule"]).output
     r = run(["rule", "RC9"])
     assert r.exit_code == 2 and "no lint rule 'RC9'" in r.output
+
+
+def test_only_recipes_skips_named_non_recipes(recipe: Path, tmp_path: Path) -> None:
+    other = tmp_path / "ci.yml"
+    other.write_text("on: push\njobs: {}\n", encoding="utf-8")
+    assert run(["lint", str(other)]).exit_code == 1  # named: linted, and not a recipe
+    r = run(["lint", "--only-recipes", "--format", "json", str(other), str(recipe)])
+    assert {Path(d["file"]).name for d in json.loads(r.output)} == {"recipe.yaml"}
+
+
+def test_pre_commit_hooks_file(repo: Path) -> None:
+    from ruamel.yaml import YAML
+
+    hooks = YAML(typ="safe", pure=True).load((repo / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    by_id = {h["id"]: h for h in hooks}
+    assert by_id["recipec-lint"]["entry"] == "recipec lint --only-recipes"
+    assert by_id["recipec-compile-check"]["entry"] == "recipec compile --check"
+    for h in hooks:
+        assert {"id", "name", "entry", "language"} <= set(h)
