@@ -30,7 +30,7 @@ from recipec.lint.base import Finding, fmt
 CODE = "RC203"
 NAME = "tied-readout"
 SEVERITY = "warning"
-SUMMARY = "Tied embeddings with a readout multiplier and output-class values that differ from the embedding's."
+SUMMARY = "Tied embeddings: output-class values differ from the embedding's (only the readout multiplier can)."
 RATIONALE = ("A tied readout shares the embedding's parameters; only the forward multiplier can differ, so "
              "output-class LR, weight decay or init that differ from the embedding's are silently not applied.")
 CITATION = "Yang et al. 2022, Tensor Programs V, arXiv:2203.03466, Table 8; mup MuSharedReadout"
