@@ -95,10 +95,13 @@ def test_invalid_recipe_is_a_located_finding(tmp_path: Path) -> None:
 
 def test_target_option(tmp_path: Path) -> None:
     p = tmp_path / "r.yaml"
-    p.write_text(BAD_OVERRIDE.replace("    overrides:\n      hidden: {lr: 1.0e-3}\n", ""), encoding="utf-8")
+    text = BAD_OVERRIDE.replace("    overrides:\n      hidden: {lr: 1.0e-3}\n", "")
+    p.write_text(text.replace("grad_clip: null}", "grad_clip: null, z_loss: 1.0e-4}"), encoding="utf-8")
     assert run(["lint", str(p)]).exit_code == 0
-    r = run(["lint", "--target", "hf", str(p)])
-    assert r.exit_code == 1 and "RC603" in r.output
+    assert run(["lint", "--target", "torchtitan", str(p)]).exit_code == 1
+    r = run(["lint", "--target", "hf", "--format", "json", str(p)])
+    assert r.exit_code == 1
+    assert [(d["code"], d["line"], d["column"]) for d in json.loads(r.output)] == [("RC603", 3, 106)]
 
 
 def _pyproject(folder: Path, body: str) -> Path:
