@@ -217,3 +217,79 @@ def _float_option(text: str, name: str) -> float:
         return float(text)
     except ValueError:
         raise RecipecError(f"{name}: expected a number, 'auto' or 'none' (got {text!r})") from None
+
+# --------------------------------------------------------------------------- lint
+
+
+@main.command("lint")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default=None,
+              help="Output format [default: github under GitHub Actions (GITHUB_ACTIONS=true), else text].")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
+              help="Exit 1 when a finding is at least this severe [default: warning, or fail-on in [tool.recipec]].")
+@click.option("--target", type=click.Choice(["neutral", "torchtitan", "megatron", "hf"]), default=None,
+              help="Check that this framework can express the recipe [default: neutral].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="A pyproject.toml with [tool.recipec] [default: the nearest one above the working directory].")
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file instead of standard output.")
+@click.option("--only-recipes", is_flag=True,
+              help="Skip named files that do not look like recipes (no top-level model: and optimizer:), as "
+                   "directory walks do; for pre-commit, which passes every YAML file.")
+@_user_errors
+def lint_cmd(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, target: str | None,
+             config_path: str | None, output: str | None, only_recipes: bool) -> None:
+    """Lint recipe files and directories: settings that will not transfer, with codes and sources.
+
+    Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad usage or configuration.
+    """
+    from recipec.diagnostics import Severity
+    from recipec.lint.config import find_pyproject, load_config
+    from recipec.lint.engine import collect_files, fails, lint_file
+    from recipec.lint.formats import render
+    from recipec.lint.registry import CHECKS
+
+    cfg_file = Path(config_path) if config_path else find_pyproject(Path.cwd())
+    cfg = load_config(cfg_file, CHECKS, required=config_path is not None)
+    if target:
+        cfg.target = target
+    if fail_on:
+        cfg.fail_on = Severity(fail_on)
+    if fmt is None:
+        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+    diags = []
+    for f in collect_files(paths, only_recipes=only_recipes):
+        diags += lint_file(f, CHECKS, cfg)
+    report = render(fmt, diags, CHECKS)
+    if output:
+        write_atomic(Path(output), report)
+    else:
+        click.echo(report, nl=False)
+    sys.exit(EXIT_FINDINGS if fails(diags, cfg.fail_on) else EXIT_OK)
+
+
+@main.command("rule")
+@click.argument("code", required=False)
+@click.option("--docs", is_flag=True, help="Print the documentation of every lint rule (docs/rules.md).")
+@_user_errors
+def rule_cmd(code: str | None, docs: bool) -> None:
+    """Print a lint rule's documentation (by code or name), or list the lint rules."""
+    from recipec.lint import registry
+    from recipec.lint.docs import rule_text, rules_markdown
+
+    if docs:
+        click.echo(rules_markdown(registry.CHECKS), nl=False)
+        return
+    if code is None:
+        for chk in registry.CHECKS.values():
+            click.echo(f"{chk.code}  {chk.severity.value:<7}  {chk.name:<24}  {chk.summary}")
+        return
+    chk = registry.get(code)
+    if chk is None:
+        import difflib
+
+        names = list(registry.CHECKS) + [c.name for c in registry.CHECKS.values()]
+        close = difflib.get_close_matches(code, names, n=1)
+        raise RecipecError(f"no lint rule {code!r}" + (f"; did you mean {close[0]!r}?" if close else
+                                                      " (recipec rule lists them)"))
+    click.echo(rule_text(chk))

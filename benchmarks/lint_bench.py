@@ -1,0 +1,139 @@
+"""Benchmark `recipec lint`.
+
+1. One recipe, beside yamllint on the same file, in one run: each tool is started as a fresh process
+   REPS times, alternating, and the medians of the wall times are compared (goal: recipec ≤ 1.5×
+   yamllint). A third command times the foundation alone (import, load the recipe, resolve every size,
+   no lint) so that lint's own share is visible.
+2. N generated recipes (default 1000) linted in one process (goal: ≤ 10 s).
+
+    python benchmarks/lint_bench.py [--reps 15] [--n 1000] [--recipe examples/llama-proxy.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+FOUNDATION_ONLY = (
+    "import sys; import recipec.cli; from recipec.load import load_recipe; "
+    "from recipec.transfer import resolve_loaded, load_rulesets; "
+    "L = load_recipe(sys.argv[1]); s = load_rulesets(L.recipe, None, L.source_map, L.path); "
+    "[resolve_loaded(L, n, rulesets=s) for n in [None, *L.recipe.sizes]]"
+)
+
+
+def _bin(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        sys.exit(f"{name} not found (pip install -e '.[dev]')")
+    return found
+
+
+def _wall(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, check=False)
+    return time.perf_counter() - t
+
+
+def single_file(recipe: str, reps: int) -> dict:
+    commands = {
+        "yamllint": [_bin("yamllint"), recipe],
+        "recipec lint": [_bin("recipec"), "lint", recipe],
+        "foundation only (load + resolve, no lint)": [sys.executable, "-c", FOUNDATION_ONLY, recipe],
+    }
+    for cmd in commands.values():  # warm the file cache and the .pyc files
+        _wall(cmd)
+    times: dict[str, list[float]] = {k: [] for k in commands}
+    for _ in range(reps):
+        for name, cmd in commands.items():
+            times[name].append(_wall(cmd))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def generate(folder: Path, n: int, seed: int = 0) -> list[Path]:
+    """n plausible recipes: the LLaMA example's structure with random shapes, values and sizes."""
+    rng = random.Random(seed)
+    paths = []
+    for i in range(n):
+        width = rng.choice([128, 256, 384, 512])
+        head_dim = rng.choice([32, 64, 128])
+        while width % head_dim:
+            head_dim //= 2
+        depth = rng.choice([4, 6, 8, 12])
+        seq = rng.choice([1024, 2048, 4096])
+        sizes = []
+        for j in range(rng.randint(1, 3)):
+            mult = rng.choice([2, 4, 8, 16, 32])
+            sizes.append(
+                f"  s{j}:\n"
+                f"    model: {{width: {width * mult}, depth: {depth * rng.choice([1, 2, 4])}}}\n"
+                f"    batch: {{global_sequences: {64 * rng.choice([1, 2, 4, 8])}}}\n"
+                f"    run: {{tokens: {rng.randint(1, 50) * 10**9}}}\n")
+        transfer = rng.choice(["[fan2025, completep, adam-sqrt-batch]", "[mup-adamw, adam-sqrt-batch]",
+                               "[mup-megatron, completep]", "[fan2025, adam-sqrt-batch, adamw-timescale]"])
+        text = (
+            f"name: generated-{i}\n"
+            f"model:\n  width: {width}\n  depth: {depth}\n  head_dim: {head_dim}\n  ffn_multiplier: 4\n"
+            f"  vocab_size: {rng.choice([32000, 50304, 128256])}\n  seq_len: {seq}\n"
+            f"  qk_norm: {rng.choice(['true', 'false'])}\n"
+            f"optimizer:\n  name: adamw\n  lr: {rng.uniform(1e-3, 1e-2):.3e}\n"
+            f"  weight_decay: {rng.choice([0.01, 0.05, 0.1])}\n  wd_convention: coupled\n"
+            f"  eps: 1.0e-8\n  grad_clip: 1.0\n"
+            f"init:\n  parametrization: mup\n  std: 0.02\n"
+            f"schedule:\n  warmup: {{fraction: 0.01}}\n  decay: cosine\n"
+            f"batch:\n  global_sequences: 64\n  micro_batch: 4\n"
+            f"run:\n  tokens: {rng.randint(1, 5) * 10**9}\n"
+            f"transfer: {transfer}\n"
+            f"sizes:\n" + "".join(sizes)
+        )
+        p = folder / f"r{i:04d}.yaml"
+        p.write_text(text, encoding="utf-8")
+        paths.append(p)
+    return paths
+
+
+def many(n: int) -> tuple[float, int, int]:
+    import recipec.cli  # noqa: F401  (imports are not part of the timed region's goal)
+    from recipec.lint import lint_paths
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(Path(tmp), n)
+        t = time.perf_counter()
+        diags = lint_paths([tmp])
+        wall = time.perf_counter() - t
+    return wall, len(diags), len({d.code for d in diags})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recipe", default="examples/llama-proxy.yaml")
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--n", type=int, default=1000)
+    args = ap.parse_args()
+
+    med = single_file(args.recipe, args.reps)
+    y = med["yamllint"]
+    print(f"one recipe ({args.recipe}), median of {args.reps} fresh processes each:")
+    for name, t in med.items():
+        print(f"  {name:<44} {t * 1000:7.0f} ms   {t / y:4.2f}x yamllint")
+    lint_share = med["recipec lint"] - med["foundation only (load + resolve, no lint)"]
+    print(f"  lint's own share (recipec lint - foundation only): {lint_share * 1000:.0f} ms")
+    print(f"  goal recipec lint <= 1.5x yamllint: {'met' if med['recipec lint'] <= 1.5 * y else 'NOT met'}")
+
+    wall, count, codes = many(args.n)
+    print(f"{args.n} generated recipes in one process: {wall:.2f} s ({wall / args.n * 1000:.1f} ms/recipe), "
+          f"{count} findings, {codes} distinct codes; goal <= 10 s: {'met' if wall <= 10 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
