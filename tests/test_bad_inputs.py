@@ -20,7 +20,7 @@ def sub(old: str, new: str) -> str:
 
 # (id, recipe text or bytes, extra CLI args, expected config path or None, expected message fragment, line)
 CASES = [
-    ("yaml-syntax", "name: [t\n", [], None, "YAML error: expected ',' or ']'", 2),
+    ("yaml-syntax", "name: [t\n", [], None, "expected ',' or ']'", 2),
     ("yaml-bad-indent", "name: t\n model: x\n  y: 1\n", [], None, "YAML error", 2),
     ("yaml-tab", "name: t\nmodel:\n\twidth: 1\n", [], None, "YAML error", 3),
     ("empty", "", [], None, "the recipe is empty", 1),

@@ -6,7 +6,6 @@ Safety bounds: file size, alias expansion (node count) and nesting depth are lim
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,127 +101,116 @@ def _mark_of(exc: Exception) -> tuple[int, int]:
     return mark.line + 1, mark.column + 1
 
 
-def _path_at(text: str, line: int, col: int) -> str:
-    """The config path of the key at (line, col), found on the composed node graph (no construction)."""
+_STD = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_STD + t for t in ("int", "float", "bool", "null")}
+
+
+def _composer():
+    """A YAML 1.2 composer: libyaml's C parser when ruamel.yaml.clib is installed (about 10x faster)."""
     from ruamel.yaml import YAML
-    from ruamel.yaml.nodes import MappingNode, SequenceNode
 
     try:
-        root = YAML(typ="safe", pure=True).compose(text)
-    except Exception:  # noqa: BLE001 - best effort: the located message stands without a path
-        return ""
-    stack = [(root, ())]
-    seen = 0
-    while stack and seen < MAX_NODES:
-        node, path = stack.pop()
-        seen += 1
-        if isinstance(node, MappingNode):
-            for k, v in node.value:
-                child = path + (str(k.value),)
-                if k.start_mark.line + 1 == line and k.start_mark.column + 1 == col:
-                    return format_path(child)
-                stack.append((v, child))
-        elif isinstance(node, SequenceNode):
-            stack.extend((v, path + (i,)) for i, v in enumerate(node.value))
-    return ""
+        return YAML(typ="safe", pure=False)
+    except Exception:  # noqa: BLE001 - no C extension: the pure-Python parser gives the same nodes
+        return YAML(typ="safe", pure=True)
 
 
 def parse_yaml(text: str, display: str) -> tuple[Any, SourceMap]:
-    """Parse YAML text into plain Python data (dict/list/str/int/float/bool/None) and its source map."""
-    from ruamel.yaml import YAML
+    """Parse YAML text into plain Python data (dict/list/str/int/float/bool/None) and its source map.
+
+    Works on the composed node graph (every node carries its line and column), so positions come
+    for free and duplicate keys, tags, merges and alias expansion are handled here explicitly.
+    """
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    yaml = YAML(typ="rt", pure=True)
-    yaml.allow_duplicate_keys = False
+    yaml = _composer()
     try:
-        doc = yaml.load(text)
+        root = yaml.compose(text)
     except MarkedYAMLError as e:
         line, col = _mark_of(e)
         problem = e.problem or "YAML syntax error"
-        path = ""
-        if "duplicate key" in problem:
-            key = problem.split('"')[1] if problem.count('"') >= 2 else ""
-            problem = f'duplicate key "{key}" (a key may appear once in a mapping)' if key else "duplicate key"
-            path = _path_at(text, line, col)
-        context = f" {e.context}" if e.context and "duplicate" not in problem else ""
-        raise _err(display, line, col, f"YAML error: {problem}{context}".strip(), path) from None
+        context = f" {e.context}" if e.context else ""
+        raise _err(display, line, col, f"YAML error: {problem}{context}".strip()) from None
     except YAMLError as e:  # unmarked errors (rare)
         raise _err(display, 1, 1, f"YAML error: {e}") from None
     except RecursionError:
-        raise _err(display, 1, 1, f"YAML error: nesting deeper than the limit") from None
+        raise _err(display, 1, 1, "YAML error: nesting deeper than the limit") from None
     smap = SourceMap(display)
-    return _Converter(display, smap).convert(doc), smap
+    if root is None:
+        return None, smap
+    return _Converter(display, smap, yaml.constructor).convert(root), smap
 
 
 class _Converter:
-    def __init__(self, display: str, smap: SourceMap):
+    def __init__(self, display: str, smap: SourceMap, constructor):
         self.display = display
         self.smap = smap
+        self.constructor = constructor
         self.nodes = 0
 
-    def _position(self, path: tuple) -> tuple[int, int]:
-        loc = self.smap.locate(path)
-        return loc.line, loc.column
+    def _fail(self, node, message: str, path: tuple):
+        return _err(self.display, node.start_mark.line + 1, node.start_mark.column + 1, message, format_path(path))
 
     def convert(self, node: Any, path: tuple = (), depth: int = 0) -> Any:
-        from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            line, col = self._position(path)
-            raise _err(
-                self.display, line, col,
-                f"document expands to more than {MAX_NODES} nodes (alias expansion is bounded)",
-                format_path(path),
-            )
+            raise self._fail(node, f"document expands to more than {MAX_NODES} nodes (alias expansion is bounded)",
+                             path)
         if depth > MAX_DEPTH:
-            line, col = self._position(path)
-            raise _err(self.display, line, col, f"nesting deeper than {MAX_DEPTH} levels", format_path(path))
-        tag = getattr(node, "tag", None)
-        tag_value = getattr(tag, "value", tag) if tag is not None else None
-        if isinstance(node, TaggedScalar) or (tag_value and isinstance(node, (CommentedMap, CommentedSeq))):
-            line, col = self._position(path)
-            raise _err(
-                self.display, line, col,
-                f"YAML tag {str(tag_value).replace('tag:yaml.org,2002:', '!!')} is not allowed (recipes are plain data)",
-                format_path(path),
-            )
-        if isinstance(node, CommentedMap):
-            out: dict = {}
-            for key, value in node.items():
-                if not isinstance(key, (str, int, float, bool)) or key is None:
-                    raise _err(self.display, *self._position(path), "mapping keys must be plain scalars", format_path(path))
-                key = str(key) if not isinstance(key, str) else key
-                child = path + (key,)
+            raise self._fail(node, f"nesting deeper than {MAX_DEPTH} levels", path)
+        tag = node.tag or ""
+        if isinstance(node, ScalarNode):
+            if tag == _STD + "str":
+                return node.value
+            if tag in _SCALAR_TAGS:
                 try:
-                    kl, kc = node.lc.key(key)
-                    self.smap.keys[child] = (kl + 1, kc + 1)
-                    vl, vc = node.lc.value(key)
-                    self.smap.values[child] = (vl + 1, vc + 1)
-                except (KeyError, TypeError, AttributeError):
-                    pass  # keys brought in by a merge key carry no position of their own
-                out[key] = self.convert(value, child, depth + 1)
-            return out
-        if isinstance(node, CommentedSeq):
-            out_list = []
-            for i, value in enumerate(node):
+                    return self.constructor.construct_object(node, deep=True)
+                except Exception as e:  # noqa: BLE001 - a malformed number such as 0x
+                    raise self._fail(node, f"cannot read {node.value!r}: {e}", path) from None
+            if tag == _STD + "timestamp":
+                return node.value  # dates stay text: recipes have no date fields
+        elif isinstance(node, MappingNode) and tag == _STD + "map":
+            return self._mapping(node, path, depth)
+        elif isinstance(node, SequenceNode) and tag == _STD + "seq":
+            out = []
+            for i, item in enumerate(node.value):
                 child = path + (i,)
-                try:
-                    il, ic = node.lc.item(i)
-                    self.smap.values[child] = (il + 1, ic + 1)
-                except (KeyError, TypeError, AttributeError):
-                    pass
-                out_list.append(self.convert(value, child, depth + 1))
-            return out_list
-        if isinstance(node, bool) or node is None:
-            return node
-        if isinstance(node, int):
-            return int(node)
-        if isinstance(node, float):
-            return float(node)
-        if isinstance(node, str):
-            return str(node)
-        if isinstance(node, (datetime.date, datetime.datetime)):
-            return node.isoformat()
-        line, col = self._position(path)
-        raise _err(self.display, line, col, f"unsupported YAML value of type {type(node).__name__}", format_path(path))
+                self.smap.values.setdefault(child, (item.start_mark.line + 1, item.start_mark.column + 1))
+                out.append(self.convert(item, child, depth + 1))
+            return out
+        shown = tag.replace(_STD, "!!")
+        raise self._fail(node, f"YAML tag {shown} is not allowed (recipes are plain data)", path)
+
+    def _mapping(self, node, path: tuple, depth: int) -> dict:
+        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+        out: dict = {}
+        merges = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _STD + "merge":
+                merges.append(value_node)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                raise self._fail(key_node, "mapping keys must be plain scalars", path)
+            key = self.convert(key_node, path, depth + 1)
+            if key is None or isinstance(key, (list, dict)):
+                raise self._fail(key_node, "mapping keys must be plain scalars", path)
+            key = key if isinstance(key, str) else str(key)
+            child = path + (key,)
+            if key in out:
+                raise self._fail(key_node, f'YAML error: duplicate key "{key}" (a key may appear once in a mapping)',
+                                 child)
+            self.smap.keys[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            self.smap.values[child] = (value_node.start_mark.line + 1, value_node.start_mark.column + 1)
+            out[key] = self.convert(value_node, child, depth + 1)
+        # YAML merge keys (<<: *base): explicit keys win over merged ones.
+        for merge in merges:
+            sources = merge.value if isinstance(merge, SequenceNode) else [merge]
+            for source in sources:
+                if not isinstance(source, MappingNode):
+                    raise self._fail(source, "a merge key (<<) takes a mapping or a list of mappings", path)
+                for key, value in self._mapping(source, path, depth + 1).items():
+                    out.setdefault(key, value)
+        return out

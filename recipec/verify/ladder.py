@@ -16,7 +16,7 @@ from recipec.resolved import Resolved
 from recipec.transfer import resolve
 from recipec.transfer.engine import load_rulesets
 
-TIMESCALES = 10.0  # "several τ": how many AdamW timescales the slowest rung should see
+TIMESCALES = 5.0  # "several τ": how many AdamW timescales the slowest rung should see
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 200, 2000, 600
 
 

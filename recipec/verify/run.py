@@ -61,7 +61,7 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
         raise RecipecError(Diagnostic("CUDA is not available on this machine; use --device cpu", path="--device"))
     on_gpu = device.startswith("cuda")
     batch = opts.batch or (32 if on_gpu else 8)
-    seq_len = min(opts.seq_len or (512 if on_gpu else 64), recipe.model.seq_len)
+    seq_len = opts.seq_len or min(512 if on_gpu else 64, recipe.model.seq_len)
     need = steps * batch * (seq_len + 1) + seq_len + 2
     if opts.data == "builtin":
         corpus = builtin_corpus(min(need, 64 << 20))
