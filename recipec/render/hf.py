@@ -71,6 +71,8 @@ def plan(ctx: RenderContext) -> Plan:
     if r.shape.tied_embeddings and not is_one(r.multipliers.output_multiplier.value):
         notes.append(f"output_multiplier={fmt(r.multipliers.output_multiplier.value)} is NOT applied: tied "
                      "embeddings cannot be lowered into the readout")
+    notes.append("output and residual multipliers are lowered into the readout's and branch outputs' LR / eps / WD "
+                 "by the hook; call hf_train.init_model(model) once before training from scratch for the init stds")
     notes.append("per-class LR / WD / eps come from hf_train.py's optimizer hook (recipec.torch.param_groups); "
                  "the learning_rate / weight_decay / adam_epsilon arguments are the hidden class's, for logging")
     return Plan(output_dir=f"outputs/{slug(r.recipe_name)}-{r.size}", lr=hidden.lr, weight_decay=hidden.weight_decay,
