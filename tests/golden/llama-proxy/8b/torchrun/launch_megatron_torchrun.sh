@@ -12,6 +12,8 @@
 #   - residual_multiplier=0.25 is NOT applied: Megatron has no residual-branch multiplier (its muP scales the branch output projections' init by 1/sqrt(2·layers·width_mult) instead)
 #   - z_loss=0.0001 is NOT applied: pretrain_gpt.py has no z-loss for dense GPT models
 #   - per-class LR, eps and weight decay come from megatron_pretrain.py's config_overrides; running pretrain_gpt.py directly gets only the hidden class right
+# Recipe values are single-quoted on purpose: nothing in them may expand.
+# shellcheck disable=SC2016
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -12,6 +12,8 @@
 #   - output_multiplier=0.0625 lowered to muP form A on lm_head: init std, LR ×0.0625, eps and coupled WD ÷0.0625 (exact for AdamW; global grad-norm clipping now sees that gradient divided by the multiplier)
 #   - residual_multiplier=0.25 lowered into each branch's output projection (attention.wo, feed_forward.w2): init std, LR ×0.25, eps and coupled WD ÷0.25 (exact for AdamW; global grad-norm clipping now sees that gradient divided by the multiplier)
 #   - z_loss=0.0001 is NOT applied: torchtitan's cross-entropy loss has no z-loss term
+# Recipe values are single-quoted on purpose: nothing in them may expand.
+# shellcheck disable=SC2016
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
