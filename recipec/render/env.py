@@ -90,6 +90,30 @@ def header_lines(resolved, loaded_path: str, sha256: str) -> list[str]:
     ]
 
 
+def _bytecode_cache():
+    """Compiled templates cached per user and version (compiling them is most of render's cost).
+
+    Keyed by each template's source checksum, so an edited template is recompiled; the output is the
+    same with or without the cache. ``RECIPEC_NO_TEMPLATE_CACHE=1`` or an unwritable cache disables it.
+    """
+    import os
+    from pathlib import Path
+
+    if os.environ.get("RECIPEC_NO_TEMPLATE_CACHE"):
+        return None
+    from jinja2 import FileSystemBytecodeCache
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    directory = base / "recipec" / f"jinja-{__version__}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not os.access(directory, os.W_OK):
+            return None
+    except OSError:
+        return None
+    return FileSystemBytecodeCache(str(directory))
+
+
 @lru_cache(maxsize=1)
 def environment():
     from jinja2 import FileSystemLoader, StrictUndefined
@@ -99,6 +123,7 @@ def environment():
 
     env = SandboxedEnvironment(
         loader=FileSystemLoader(str(templates_dir())),
+        bytecode_cache=_bytecode_cache(),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
