@@ -229,3 +229,34 @@ def test_megatron(case, monkeypatch):
         assert close(o["min_lr"], want["lr"] * r.schedule.min_lr_ratio), name
         assert close(args.weight_decay * o["wd_mult"], want["weight_decay"]) or want["weight_decay"] == 0 == o["wd_mult"]
         assert close(o["eps"], want["eps"]), name
+
+
+def test_transformers_hook_trains(case, monkeypatch, tmp_path):
+    """hf_train.py's model config matches the recipe, and two Trainer steps run with the recipe's groups."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+    datasets = pytest.importorskip("datasets")
+    import torch
+
+    example, size, out, r = case
+    hook = _import_from(out, "hf_train", monkeypatch)
+    full = hook.model_config()
+    assert (full.hidden_size, full.num_hidden_layers, full.num_attention_heads, full.num_key_value_heads,
+            full.intermediate_size, full.vocab_size, full.tie_word_embeddings) == (
+        r.shape.width, r.shape.depth, r.shape.heads, r.shape.kv_heads, r.shape.ffn_hidden, r.shape.vocab_size,
+        r.shape.tied_embeddings)
+    path = tmp_path / "args.yaml"
+    path.write_text((out / "hf_training_args.yaml").read_text(encoding="utf-8") + "use_cpu: true\n", encoding="utf-8")
+    args = hook.training_arguments(str(path))
+    args = args.__class__(**{**args.to_dict(), "output_dir": str(tmp_path / "run"), "max_steps": 2, "bf16": False,
+                             "fp16": False, "gradient_accumulation_steps": 1, "report_to": [], "save_strategy": "no",
+                             "logging_strategy": "no", "use_cpu": True, "per_device_train_batch_size": 2})
+    torch.manual_seed(0)
+    model = __import__("transformers").LlamaForCausalLM(hook.model_config(
+        vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=32))
+    hook.init_model(model)
+    data = datasets.Dataset.from_dict({"input_ids": [[(i * 7 + j) % VOCAB for j in range(16)] for i in range(8)]})
+    trainer = hook.train(args, model, data)
+    assert trainer.state.global_step == 2
+    assert {g["name"] for g in trainer.optimizer.param_groups} >= {"hidden", "embedding", "vector"}

@@ -28,6 +28,8 @@ class Plan:
     scheduler_kwargs: tuple[tuple[str, object], ...]
     grad_accum: int
     max_grad_norm: float
+    norm_eps: float
+    rope_theta: float
     bf16: bool
     fp16: bool
     notes: tuple[str, ...]
@@ -66,6 +68,10 @@ def plan(ctx: RenderContext) -> Plan:
     if abs(r.multipliers.attn_logit_scale.value - default_attn_scale(r)) > 1e-12 * r.multipliers.attn_logit_scale.value:
         notes.append(f"attn_logit_scale={fmt(r.multipliers.attn_logit_scale.value)} is NOT applied: HF Llama uses "
                      "1/sqrt(head_dim)")
+    if r.shape.qk_norm:
+        notes.append("qk_norm is NOT applied by hf_train.py's model: HF Llama has no qk-norm (bring a model that has it)")
+    if r.shape.norm != "rmsnorm":
+        notes.append(f"norm: {r.shape.norm} is NOT applied by hf_train.py's model: HF Llama uses RMSNorm")
     if r.optimizer.z_loss > 0:
         notes.append(f"z_loss={fmt(r.optimizer.z_loss)} is NOT applied: the Trainer's loss has no z-loss term")
     if r.shape.tied_embeddings and not is_one(r.multipliers.output_multiplier.value):
@@ -77,7 +83,8 @@ def plan(ctx: RenderContext) -> Plan:
                  "the learning_rate / weight_decay / adam_epsilon arguments are the hidden class's, for logging")
     return Plan(output_dir=f"outputs/{slug(r.recipe_name)}-{r.size}", lr=hidden.lr, weight_decay=hidden.weight_decay,
                 eps=hidden.eps, scheduler=scheduler, scheduler_kwargs=kwargs, grad_accum=r.batch.grad_accum,
-                max_grad_norm=float(r.optimizer.grad_clip or 0.0), bf16=r.precision in ("bf16", "fp8"),
+                max_grad_norm=float(r.optimizer.grad_clip or 0.0), norm_eps=float(ctx.recipe.model.norm_eps),
+                rope_theta=float(ctx.recipe.model.rope_theta), bf16=r.precision in ("bf16", "fp8"),
                 fp16=r.precision == "fp16", notes=tuple(notes))
 
 

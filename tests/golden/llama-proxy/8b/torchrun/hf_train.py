@@ -5,11 +5,11 @@
 #
 # Hugging Face Trainer optimizer hook for recipe "llama3-proxy-256" at size "8b".
 # Use RecipecTrainer instead of Trainer (or pass optimizers=(build_optimizer(model), None)).
-# Run under torchrun: python hf_train.py hf_training_args.yaml  (bring your model and dataset: see main()).
+# Run under torchrun: hf_train.py hf_training_args.yaml --dataset DIR  (trains the recipe's Llama from scratch),
+# or import build_optimizer / RecipecTrainer into your own script.
 """Per-class AdamW groups for the Trainer, from param_groups.json beside this file."""
 
 import os
-import sys
 
 import torch
 from transformers import HfArgumentParser, Trainer, TrainingArguments
@@ -44,16 +44,65 @@ class RecipecTrainer(Trainer):
         return self.optimizer
 
 
-def training_arguments(path=os.path.join(HERE, 'hf_training_args.yaml')):
+def training_arguments(path='hf_training_args.yaml'):
+    """TrainingArguments from the YAML (relative paths are looked up here if not in the working directory)."""
+    if not os.path.isabs(path) and not os.path.exists(path):
+        path = os.path.join(HERE, path)
     (args,) = HfArgumentParser(TrainingArguments).parse_yaml_file(path, allow_extra_keys=False)
     return args
 
 
-def main(argv):
-    args = training_arguments(*(argv[:1] or ()))
-    sys.exit("recipec: hf_train.py provides RecipecTrainer and build_optimizer; import them in your training "
-             f"script with your model and dataset (arguments loaded: max_steps={args.max_steps})")
+def model_config(**changes):
+    """The recipe's model as a transformers LlamaConfig (keyword arguments allow a reduced-size check)."""
+    from transformers import LlamaConfig
+
+    values = dict(
+        vocab_size=128256,
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        head_dim=128,
+        max_position_embeddings=4096,
+        rope_theta=500000.0,
+        rms_norm_eps=1e-05,
+        tie_word_embeddings=False,
+        attention_bias=False,
+        mlp_bias=False,
+    )
+    values.update(changes)
+    return LlamaConfig(**values)
+
+
+def _collate(rows):
+    input_ids = torch.tensor([row["input_ids"] for row in rows], dtype=torch.long)
+    return {"input_ids": input_ids, "labels": input_ids.clone()}
+
+
+def train(args, model, dataset):
+    """Train ``model`` on ``dataset`` (rows of ``input_ids``, equal length) with the recipe's groups."""
+    trainer = RecipecTrainer(model=model, args=args, train_dataset=dataset, data_collator=_collate)
+    trainer.train()
+    return trainer
+
+
+def main(argv=None):
+    import argparse
+
+    from datasets import load_from_disk
+    from transformers import LlamaForCausalLM
+
+    parser = argparse.ArgumentParser(description="Train the recipe's Llama from scratch with the Trainer.")
+    parser.add_argument("args_yaml", nargs="?", default="hf_training_args.yaml")
+    parser.add_argument("--dataset", required=True,
+                        help="a datasets.save_to_disk directory with an input_ids column (4096 tokens a row)")
+    ns = parser.parse_args(argv)
+    args = training_arguments(ns.args_yaml)
+    model = LlamaForCausalLM(model_config())
+    init_model(model)
+    train(args, model, load_from_disk(ns.dataset))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
