@@ -94,6 +94,8 @@ def test_torchtitan(case, monkeypatch):
     assert cfg.training.global_batch_size == r.batch.global_sequences
     assert cfg.lr_scheduler.warmup_steps == r.schedule.warmup_steps
     assert cfg.lr_scheduler.min_lr_factor == (1.0 if r.schedule.decay == "constant" else r.schedule.min_lr_ratio)
+    assert cfg.parallelism.data_parallel_shard_degree == r.batch.data_parallel
+    assert cfg.parallelism.tensor_parallel_degree == r.cluster.tensor_parallel
     full = cfg.model_spec.model
     assert full.dim == r.shape.width and len(full.layers) == r.shape.depth
     assert full.enable_weight_tying == r.shape.tied_embeddings

@@ -122,6 +122,13 @@ def test_unknown_target_is_a_usage_error(tmp_path):
     assert "unknown target 'deepspeed'" in result.output
 
 
+def test_unknown_launcher_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["compile", RECIPE, "--target", "neutral", "--launcher", "pbs",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "unknown launcher 'pbs'" in result.output
+
+
 def test_compile_without_target_still_writes_resolved_json(tmp_path):
     result = CliRunner().invoke(main, ["compile", RECIPE, "--size", "8b", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -105,6 +105,8 @@ def render(loaded, resolved, targets: list[str] | tuple[str, ...], launcher: str
             raise RecipecError(Diagnostic(f"two renderers produce different {f.path}"))
         files[f.path] = f
 
+    if launcher is not None and launcher not in LAUNCHERS:
+        raise RecipecError(Diagnostic(f"unknown launcher {launcher!r}; known: {', '.join(LAUNCHERS)}"))
     for target in dict.fromkeys(targets):  # keep order, drop repeats
         if target not in TARGETS:
             raise RecipecError(Diagnostic(f"unknown target {target!r}; known: {', '.join(TARGETS)}"))
@@ -113,8 +115,6 @@ def render(loaded, resolved, targets: list[str] | tuple[str, ...], launcher: str
             add(f)
         notes.extend((target, n) for n in out.notes)
         if launcher is not None and out.command is not None:
-            if launcher not in LAUNCHERS:
-                raise RecipecError(Diagnostic(f"unknown launcher {launcher!r}; known: {', '.join(LAUNCHERS)}"))
             for f in _module(LAUNCHERS[launcher]).render(ctx, launcher, out.command, tuple(n for n in out.notes)):
                 add(f)
     return Rendered(files=tuple(files[p] for p in sorted(files)), notes=tuple(notes))
