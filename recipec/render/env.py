@@ -75,6 +75,17 @@ def note_safe(value) -> str:
     return comment_safe(value)[1:-1]
 
 
+def flag_groups(args) -> list[tuple[str, ...]]:
+    """Split an argument list into one group per ``--flag`` and its values (for one-flag-per-line layouts)."""
+    groups: list[list[str]] = []
+    for a in args:
+        if a.startswith("--") or not groups:
+            groups.append([a])
+        else:
+            groups[-1].append(a)
+    return [tuple(g) for g in groups]
+
+
 def slug(value, max_len: int = 63) -> str:
     """A DNS-1123 label / job name: lowercase letters, digits and '-'."""
     text = re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")[:max_len].strip("-")
@@ -130,7 +141,7 @@ def environment():
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters.update(sh=shell_quote, py=py_literal, yaml=yaml_scalar, comment=comment_safe, note=note_safe, slug=slug,
+    env.filters.update(sh=shell_quote, py=py_literal, yaml=yaml_scalar, comment=comment_safe, note=note_safe, slug=slug, flag_groups=flag_groups,
                        json=lambda v: json.dumps(v, ensure_ascii=True))
     return env
 

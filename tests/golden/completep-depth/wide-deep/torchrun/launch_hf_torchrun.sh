@@ -34,7 +34,9 @@ cmd=(torchrun --nnodes "$NNODES" --nproc-per-node "$NPROC_PER_NODE"
   --rdzv-backend c10d --rdzv-endpoint "$RDZV_ENDPOINT" --rdzv-id "$RDZV_ID"
   --local-ranks-filter 0 --role rank --tee 3)
 cmd+=("$HERE"/hf_train.py)
-cmd+=(hf_training_args.yaml)
+cmd+=(
+  hf_training_args.yaml
+)
 cmd+=("$@")  # extra arguments given to this script go to the program (e.g. data paths)
 export RECIPEC_RUN_NAME=gpt-completep-proxy
 export RECIPEC_SIZE=wide-deep

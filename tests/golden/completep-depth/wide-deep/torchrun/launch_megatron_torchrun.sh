@@ -32,7 +32,50 @@ cmd=(torchrun --nnodes "$NNODES" --nproc-per-node "$NPROC_PER_NODE"
   --rdzv-backend c10d --rdzv-endpoint "$RDZV_ENDPOINT" --rdzv-id "$RDZV_ID"
   --local-ranks-filter 0 --role rank --tee 3)
 cmd+=("$HERE"/megatron_pretrain.py)
-cmd+=(--num-layers 32 --hidden-size 1024 --num-attention-heads 16 --kv-channels 64 --ffn-hidden-size 4096 --seq-length 2048 --max-position-embeddings 2048 --position-embedding-type rope --rotary-base 10000 --normalization RMSNorm --norm-epsilon 1e-05 --swiglu --vocab-size 50304 --disable-bias-linear --qk-layernorm --use-mup --mup-base-hidden-size 256 --mup-output-mult 0.25 --mup-embedding-mult 1.0 --mup-base-head-dim 64 --mup-attn-scale-power 1.0 --init-method-std 0.02 --lr 0.02 --min-lr 0.0 --adam-eps 1.25e-13 --lr-decay-style WSD --lr-warmup-iters 48 --lr-decay-iters 10000 --train-iters 10000 --lr-wsd-decay-style linear --lr-wsd-decay-iters 2000 --weight-decay 0.04 --adam-beta1 0.9 --adam-beta2 0.95 --clip-grad 1.0 --micro-batch-size 8 --global-batch-size 1024 --tensor-model-parallel-size 1 --pipeline-model-parallel-size 1 --context-parallel-size 1 --use-distributed-optimizer --bf16)
+cmd+=(
+  --num-layers 32
+  --hidden-size 1024
+  --num-attention-heads 16
+  --kv-channels 64
+  --ffn-hidden-size 4096
+  --seq-length 2048
+  --max-position-embeddings 2048
+  --position-embedding-type rope
+  --rotary-base 10000
+  --normalization RMSNorm
+  --norm-epsilon 1e-05
+  --swiglu
+  --vocab-size 50304
+  --disable-bias-linear
+  --qk-layernorm
+  --use-mup
+  --mup-base-hidden-size 256
+  --mup-output-mult 0.25
+  --mup-embedding-mult 1.0
+  --mup-base-head-dim 64
+  --mup-attn-scale-power 1.0
+  --init-method-std 0.02
+  --lr 0.02
+  --min-lr 0.0
+  --adam-eps 1.25e-13
+  --lr-decay-style WSD
+  --lr-warmup-iters 48
+  --lr-decay-iters 10000
+  --train-iters 10000
+  --lr-wsd-decay-style linear
+  --lr-wsd-decay-iters 2000
+  --weight-decay 0.04
+  --adam-beta1 0.9
+  --adam-beta2 0.95
+  --clip-grad 1.0
+  --micro-batch-size 8
+  --global-batch-size 1024
+  --tensor-model-parallel-size 1
+  --pipeline-model-parallel-size 1
+  --context-parallel-size 1
+  --use-distributed-optimizer
+  --bf16
+)
 cmd+=("$@")  # extra arguments given to this script go to the program (e.g. data paths)
 export RECIPEC_RUN_NAME=gpt-completep-proxy
 export RECIPEC_SIZE=wide-deep

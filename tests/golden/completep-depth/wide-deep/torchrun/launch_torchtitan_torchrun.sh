@@ -33,7 +33,10 @@ cmd=(torchrun --nnodes "$NNODES" --nproc-per-node "$NPROC_PER_NODE"
   --rdzv-backend c10d --rdzv-endpoint "$RDZV_ENDPOINT" --rdzv-id "$RDZV_ID"
   --local-ranks-filter 0 --role rank --tee 3)
 cmd+=(-m torchtitan.train)
-cmd+=(--module recipec_torchtitan --config recipec_config)
+cmd+=(
+  --module recipec_torchtitan
+  --config recipec_config
+)
 cmd+=("$@")  # extra arguments given to this script go to the program (e.g. data paths)
 export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
 export RECIPEC_RUN_NAME=gpt-completep-proxy

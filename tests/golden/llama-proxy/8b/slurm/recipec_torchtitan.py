@@ -4,7 +4,8 @@
 #
 # torchtitan 0.3 config module for recipe "llama3-proxy-256" at size "8b".
 # Run: torchrun ... -m torchtitan.train --module recipec_torchtitan --config recipec_config
-# (with this directory on PYTHONPATH; the launch scripts beside it do that).
+# (with this directory on PYTHONPATH; the launch scripts beside it do that). Tokenizer and dataset
+# settings (hf_assets_path, dataloader) are yours: pass them as extra arguments to the launch script.
 #
 # Per-class optimizer groups (coupled AdamW weight decay, torch convention):
 #   vector             lr=0.012 weight_decay=0.0 eps=1e-08

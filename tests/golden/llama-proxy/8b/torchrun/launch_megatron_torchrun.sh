@@ -33,7 +33,51 @@ cmd=(torchrun --nnodes "$NNODES" --nproc-per-node "$NPROC_PER_NODE"
   --rdzv-backend c10d --rdzv-endpoint "$RDZV_ENDPOINT" --rdzv-id "$RDZV_ID"
   --local-ranks-filter 0 --role rank --tee 3)
 cmd+=("$HERE"/megatron_pretrain.py)
-cmd+=(--num-layers 32 --hidden-size 4096 --num-attention-heads 32 --kv-channels 128 --ffn-hidden-size 14336 --group-query-attention --num-query-groups 8 --seq-length 4096 --max-position-embeddings 4096 --position-embedding-type rope --rotary-base 500000 --normalization RMSNorm --norm-epsilon 1e-05 --swiglu --vocab-size 128256 --disable-bias-linear --untie-embeddings-and-output-weights --qk-layernorm --use-mup --mup-base-hidden-size 256 --mup-output-mult 0.0625 --mup-embedding-mult 1.0 --mup-base-head-dim 128 --mup-attn-scale-power 1.0 --init-method-std 0.02 --lr 0.012 --min-lr 0.0012000000000000001 --adam-eps 2.5e-09 --lr-decay-style cosine --lr-warmup-iters 500 --lr-decay-iters 50000 --train-iters 50000 --weight-decay 0.4 --adam-beta1 0.9 --adam-beta2 0.95 --clip-grad 1.0 --micro-batch-size 2 --global-batch-size 1024 --tensor-model-parallel-size 1 --pipeline-model-parallel-size 1 --context-parallel-size 1 --use-distributed-optimizer --bf16)
+cmd+=(
+  --num-layers 32
+  --hidden-size 4096
+  --num-attention-heads 32
+  --kv-channels 128
+  --ffn-hidden-size 14336
+  --group-query-attention
+  --num-query-groups 8
+  --seq-length 4096
+  --max-position-embeddings 4096
+  --position-embedding-type rope
+  --rotary-base 500000
+  --normalization RMSNorm
+  --norm-epsilon 1e-05
+  --swiglu
+  --vocab-size 128256
+  --disable-bias-linear
+  --untie-embeddings-and-output-weights
+  --qk-layernorm
+  --use-mup
+  --mup-base-hidden-size 256
+  --mup-output-mult 0.0625
+  --mup-embedding-mult 1.0
+  --mup-base-head-dim 128
+  --mup-attn-scale-power 1.0
+  --init-method-std 0.02
+  --lr 0.012
+  --min-lr 0.0012000000000000001
+  --adam-eps 2.5e-09
+  --lr-decay-style cosine
+  --lr-warmup-iters 500
+  --lr-decay-iters 50000
+  --train-iters 50000
+  --weight-decay 0.4
+  --adam-beta1 0.9
+  --adam-beta2 0.95
+  --clip-grad 1.0
+  --micro-batch-size 2
+  --global-batch-size 1024
+  --tensor-model-parallel-size 1
+  --pipeline-model-parallel-size 1
+  --context-parallel-size 1
+  --use-distributed-optimizer
+  --bf16
+)
 cmd+=("$@")  # extra arguments given to this script go to the program (e.g. data paths)
 export RECIPEC_RUN_NAME=llama3-proxy-256
 export RECIPEC_SIZE=8b
