@@ -63,10 +63,11 @@ def plan(ctx: RenderContext) -> Plan:
     ]
     if sh.kv_heads != sh.heads:
         a += ["--group-query-attention", "--num-query-groups", _num(sh.kv_heads)]
+    theta = float(ctx.recipe.model.rope_theta)
+    if not theta.is_integer():  # Megatron's --rotary-base is an integer
+        notes.append(f"rope_theta={fmt(theta)} is rounded to {round(theta)}: Megatron's --rotary-base is an integer")
     a += ["--seq-length", _num(sh.seq_len), "--max-position-embeddings", _num(sh.seq_len),
-          "--position-embedding-type", "rope", "--rotary-base", _num(int(ctx.recipe.model.rope_theta)
-                                                                    if float(ctx.recipe.model.rope_theta).is_integer()
-                                                                    else ctx.recipe.model.rope_theta),
+          "--position-embedding-type", "rope", "--rotary-base", _num(round(theta)),
           "--normalization", "RMSNorm" if sh.norm == "rmsnorm" else "LayerNorm",
           "--norm-epsilon", _num(float(ctx.recipe.model.norm_eps)), "--swiglu", "--vocab-size", _num(sh.vocab_size)]
     if sh.norm == "none":

@@ -134,9 +134,10 @@ def plan(ctx: RenderContext) -> Plan:
                      "(fp8 needs a Float8 model converter)")
     cl = r.cluster
     dp_shard = cl.world_size // (cl.tensor_parallel * cl.pipeline_parallel * cl.context_parallel)
+    # Tied: lm_head's init is unused (the weight is the embedding's); the output class's std is written anyway.
+    output = groups.get("output") or next(g for g in class_groups(r) if g.name == "output")
     init = InitStds(qkv=groups["hidden"].init_std, branch_out=groups.get("hidden_branch_out", groups["hidden"]).init_std,
-                    embedding=groups["embedding"].init_std,
-                    output=(groups.get("output") or class_groups(r)[2]).init_std)
+                    embedding=groups["embedding"].init_std, output=output.init_std)
     return Plan(module=MODULE, function=FUNCTION, flavor=r.size, groups=pattern_groups, init=init,
                 optimizer_name="AdamW" if r.optimizer.name == "adamw" else "Adam", decay_type=decay_type,
                 decay_ratio=decay_ratio, min_lr_factor=min_lr, max_norm=float(max_norm),
