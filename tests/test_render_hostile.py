@@ -15,9 +15,10 @@ from click.testing import CliRunner
 from golden_cases import LAUNCHERS, ROOT, TARGETS
 
 from recipec.cli import main
+from recipec.render.env import yaml_scalar
 
 HOSTILE = ("x$(touch PWNED)`touch PWNED2`; touch PWNED3 && echo \"'\\ \n#{{ 7*7 }}{% raw %}{{ r }}"
-           "{% endraw %}${HOME}\u2028end")
+           "{% endraw %}${HOME}\u2028\u0085\x7f\x80\ufeff\t😀end")
 HOSTILE_DIR = "dir $(touch PWNED) `touch PWNED2`; 'q\" {{ 7*7 }}\nline"
 PAYLOAD_FILES = ("PWNED", "PWNED2", "PWNED3")
 
@@ -28,7 +29,7 @@ def outputs(tmp_path_factory):
     src = base / HOSTILE_DIR
     src.mkdir()
     text = (ROOT / "examples" / "llama-proxy.yaml").read_text(encoding="utf-8")
-    text = text.replace("name: llama3-proxy-256", f"name: {json.dumps(HOSTILE)}", 1)
+    text = text.replace("name: llama3-proxy-256", f"name: {yaml_scalar(HOSTILE)}", 1)
     text = text.replace("  gpus_per_node: 8\n", f"  gpus_per_node: 8\n  gpu: {json.dumps('h100; $(touch PWNED)')}\n", 1)
     recipe = src / "recipe $(touch PWNED).yaml"
     recipe.write_text(text, encoding="utf-8")

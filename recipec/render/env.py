@@ -31,8 +31,33 @@ def py_literal(value) -> str:
     raise TypeError(f"no Python literal for {type(value).__name__}")
 
 
+def _yaml_unsafe(ch: str) -> bool:
+    """Characters YAML may not carry raw (non-printable) or reads as line breaks (NEL, LS, PS)."""
+    o = ord(ch)
+    return (o < 0x20 or 0x7F <= o <= 0x9F or 0xD800 <= o <= 0xDFFF or o in (0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF))
+
+
+_SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}  # the same in JSON and YAML
+
+
+def _quoted(text: str) -> str:
+    """A double-quoted string valid in JSON, YAML and one-line comments: every unsafe character escaped."""
+    out = ['"']
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
+        elif _yaml_unsafe(ch):
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
 def yaml_scalar(value) -> str:
-    """A YAML 1.1/1.2 scalar that loads back to ``value`` (strings JSON-quoted, floats always with a dot)."""
+    """A YAML 1.1/1.2 scalar that loads back to ``value`` (strings double-quoted, floats always with a dot)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -43,7 +68,7 @@ def yaml_scalar(value) -> str:
         return str(value)
     if value is None:
         return "null"
-    return json.dumps(str(value), ensure_ascii=True)
+    return _quoted(str(value))
 
 
 def shell_quote(value) -> str:
@@ -52,27 +77,33 @@ def shell_quote(value) -> str:
         value = "true" if value else "false"
     elif isinstance(value, float):
         value = repr(value)
-    return shlex.quote(str(value))
+    text = str(value)
+    if "\x00" in text:
+        from recipec.diagnostics import Diagnostic, RecipecError
 
-
-_LINE_BREAKS = {"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+        raise RecipecError(Diagnostic(f"a NUL character cannot be passed through a shell script: {text!r}"))
+    return shlex.quote(text)
 
 
 def comment_safe(value) -> str:
     """A quoted string for inside a one-line comment (``#`` in Python, shell and YAML).
 
-    JSON escaping turns newlines and other control characters into ``\\n`` etc.; the characters
-    YAML 1.1 also treats as line breaks are escaped too, so nothing can end the comment early.
+    Newlines, other control characters and whatever YAML treats as a line break or cannot carry are
+    escaped (``\\n``, ``\\u2028``…), so nothing can end the comment early or make the file unreadable.
     """
-    text = json.dumps(str(value), ensure_ascii=False)
-    for ch, esc in _LINE_BREAKS.items():
-        text = text.replace(ch, esc)
-    return text
+    return _quoted(str(value))
 
 
 def note_safe(value) -> str:
     """Like ``comment_safe`` but without the surrounding quotes (for recipec's own notes)."""
     return comment_safe(value)[1:-1]
+
+
+def json_value(value) -> str:
+    """JSON for a value; strings through ``_quoted`` (valid JSON, no raw control or line-break characters)."""
+    if isinstance(value, str):
+        return _quoted(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def flag_groups(args) -> list[tuple[str, ...]]:
@@ -142,7 +173,7 @@ def environment():
         autoescape=False,
     )
     env.filters.update(sh=shell_quote, py=py_literal, yaml=yaml_scalar, comment=comment_safe, note=note_safe, slug=slug, flag_groups=flag_groups,
-                       json=lambda v: json.dumps(v, ensure_ascii=True))
+                       json=json_value)
     return env
 
 
