@@ -139,6 +139,7 @@ def test_transformers(case, monkeypatch, tmp_path):
     from transformers import HfArgumentParser, TrainingArguments
 
     example, size, out, r = case
+    monkeypatch.chdir(tmp_path)  # TrainingArguments creates output_dir relative to the working directory
     # bf16 does not validate on a CPU-only machine: the check adds use_cpu, nothing else.
     path = tmp_path / "args.yaml"
     path.write_text((out / "hf_training_args.yaml").read_text(encoding="utf-8") + "use_cpu: true\n", encoding="utf-8")
@@ -241,6 +242,7 @@ def test_transformers_hook_trains(case, monkeypatch, tmp_path):
     import torch
 
     example, size, out, r = case
+    monkeypatch.chdir(tmp_path)
     hook = _import_from(out, "hf_train", monkeypatch)
     full = hook.model_config()
     assert (full.hidden_size, full.num_hidden_layers, full.num_attention_heads, full.num_key_value_heads,
