@@ -76,14 +76,36 @@ def main() -> None:
 @size_option
 @set_option
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True, help="Output directory.")
+@click.option("--target", "-t", "targets", multiple=True, metavar="NAME",
+              help="Render for a framework: torchtitan, megatron, hf, neutral (repeatable).")
+@click.option("--launcher", "-l", default=None, metavar="NAME",
+              help="Also write launch files: torchrun, slurm or k8s (one per target that runs).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing each output that differs or is missing.")
+@click.option("--force", is_flag=True, help="Overwrite existing files that recipec did not generate.")
 @_user_errors
-def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str) -> None:
-    """Resolve RECIPE at a size and write OUT/resolved.json."""
-    _, resolved = _load_and_resolve(recipe, size, sets)
+def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, targets: tuple[str, ...],
+                launcher: str | None, check: bool, force: bool) -> None:
+    """Resolve RECIPE at a size; write OUT/resolved.json and the configs of each --target."""
+    from recipec.render import RenderedFile, check_outputs, render, write_outputs
+
+    loaded, resolved = _load_and_resolve(recipe, size, sets)
     _print_warnings(resolved)
-    target = Path(out) / "resolved.json"
-    write_atomic(target, resolved_json(resolved))
-    click.echo(f"wrote {target}", err=True)
+    rendered = render(loaded, resolved, targets, launcher,
+                      extra=(RenderedFile("resolved.json", resolved_json(resolved)),))
+    for target, note in rendered.notes:
+        click.echo(f"note: {target}: {note}", err=True)
+    if check:
+        problems = check_outputs(rendered.files, out)
+        for path, what in problems:
+            click.echo(f"{Path(out) / path}: {what}")
+        if problems:
+            click.echo(f"{len(problems)} of {len(rendered.files)} outputs are out of date; "
+                       "run the same command without --check", err=True)
+            sys.exit(EXIT_FINDINGS)
+        click.echo(f"{len(rendered.files)} outputs up to date", err=True)
+        return
+    for path in write_outputs(rendered.files, out, force=force):
+        click.echo(f"wrote {path}", err=True)
 
 
 @main.command("explain")

@@ -1,0 +1,59 @@
+"""Per-class optimizer settings in the coupled (torch AdamW) convention, and lowering of multipliers.
+
+All supported frameworks use torch's coupled AdamW (``w -= lr * wd * w``), so every renderer takes
+its numbers from here rather than from ``Resolved`` directly.
+
+Lowering: a forward multiplier ``c`` on the output of a weight ``W`` (``y = c · W x``) is the same
+model as ``y = W' x`` with ``W' = c · W``. For Adam(W) the two trainings coincide exactly when the
+reparametrised weight gets init std × c, LR × c, Adam eps ÷ c and coupled WD ÷ c (Adam's update is
+invariant to the gradient scale apart from eps; coupled decay multiplies by the LR). This is muP's
+"form A" for the readout (TP5 Table 3 vs Table 8). The one thing that differs is global
+gradient-norm clipping, whose norm sees the lowered weight's gradient ÷ c; renderers say so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+CLASS_ORDER = ("hidden", "embedding", "output", "vector")
+
+
+@dataclass(frozen=True)
+class ClassGroup:
+    name: str  # hidden | embedding | output | vector | hidden_branch_out
+    cls: str  # the recipe class it comes from
+    lr: float
+    weight_decay: float  # coupled
+    eps: float
+    init_std: float | None
+    scale: float = 1.0  # the lowered multiplier (1.0: nothing lowered)
+
+
+def class_groups(resolved) -> tuple[ClassGroup, ...]:
+    """One group per class, coupled WD, no lowering."""
+    out = []
+    for cls in CLASS_ORDER:
+        hp = resolved.classes[cls]
+        out.append(ClassGroup(name=cls, cls=cls, lr=hp.lr.value, weight_decay=resolved.coupled_weight_decay(cls),
+                              eps=hp.eps.value, init_std=None if hp.init_std is None else hp.init_std.value))
+    return tuple(out)
+
+
+def lowered(group: ClassGroup, c: float, name: str | None = None) -> ClassGroup:
+    """``group`` with a forward multiplier ``c`` folded into its weight (see module docstring)."""
+    return ClassGroup(name=name or group.name, cls=group.cls, lr=group.lr * c, weight_decay=group.weight_decay / c,
+                      eps=group.eps / c, init_std=None if group.init_std is None else group.init_std * c,
+                      scale=c)
+
+
+def is_one(x: float) -> bool:
+    return math.isclose(x, 1.0, rel_tol=1e-12, abs_tol=0.0)
+
+
+def default_attn_scale(resolved) -> float:
+    return resolved.shape.head_dim ** -0.5
+
+
+def fmt(x: float) -> str:
+    return f"{x:.6g}"
