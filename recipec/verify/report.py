@@ -54,6 +54,7 @@ class KindReport(_M):
     plateaued: list[bool]
     verdict: Literal["pass", "fail", "inconclusive", "info"]
     reasons: list[str]
+    provisional: Literal["", "pass", "fail"] = ""  # inconclusive kinds: what the σ so far says
 
 
 class Compression(_M):
@@ -120,7 +121,7 @@ def table(report: VerifyReport) -> str:
     lines = [head]
     for k in report.kinds:
         row = f"{k.kind:<10}" + "".join(f"{s:>11.4g}" for s in k.sigma) + "".join(f"{r:>9.3f}" for r in k.ratio)
-        row += f"{k.slope:>+8.3f}  {k.verdict}"
+        row += f"{k.slope:>+8.3f}  {k.verdict}" + (f" (leans {k.provisional})" if k.provisional else "")
         lines.append(row)
     return "\n".join(lines)
 
@@ -175,7 +176,8 @@ def markdown(report: VerifyReport) -> str:
     ]
     for k in report.kinds:
         lines.append(f"| {k.kind} | " + " | ".join(f"{s:.4g}" for s in k.sigma) + " | " +
-                     " | ".join(f"{r:.3f}" for r in k.ratio) + f" | {k.slope:+.3f} | {k.verdict} |")
+                     " | ".join(f"{r:.3f}" for r in k.ratio) + f" | {k.slope:+.3f} | {k.verdict}"
+                     + (f" (leans {k.provisional})" if k.provisional else "") + " |")
     lines += ["", "| width | params | hidden LR | hidden WD (run) | τ steps (run) | final loss | tokens/s | MFU |",
               "|---|---|---|---|---|---|---|---|"]
     for r in report.rungs:

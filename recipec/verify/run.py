@@ -97,11 +97,12 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
             flat = [plateaued(r.sigma_curve[kind], opts.tolerance.plateau) for r in reports]
             v = judge_kind(kind, widths, sigma, flat, ref_index, opts.tolerance)
             kinds.append(KindReport(kind=v.kind, judged=v.judged, sigma=v.sigma, ratio=v.ratio, slope=v.slope,
-                                    plateaued=v.plateaued, verdict=v.verdict, reasons=v.reasons))
+                                    plateaued=v.plateaued, verdict=v.verdict, reasons=v.reasons,
+                                    provisional=v.provisional))
     from recipec.verify.verdict import KindVerdict
 
     verdict, reasons = overall([KindVerdict(k.kind, k.judged, k.sigma, k.ratio, k.slope, k.plateaued, k.verdict,
-                                            k.reasons) for k in kinds], divergences)
+                                            k.reasons, k.provisional) for k in kinds], divergences)
     t = opts.tolerance
     return VerifyReport(
         recipec_version=__version__, recipe_name=recipe.name, recipe_file=loaded.path,

@@ -38,6 +38,7 @@ class KindVerdict:
     plateaued: list[bool]
     verdict: str  # pass | fail | inconclusive | info
     reasons: list[str] = field(default_factory=list)
+    provisional: str = ""  # for an inconclusive kind: what the tolerances say of the σ measured so far
 
 
 def loglog_slope(widths: list[float], values: list[float]) -> float:
@@ -81,14 +82,16 @@ def judge_kind(kind: str, widths: list[int], sigma: list[float], flat: list[bool
         if not tol.ratio_low <= r <= tol.ratio_high:
             reasons.append(f"ratio {r:.3f} at width {w} outside [{tol.ratio_low:g}, {tol.ratio_high:g}]")
     not_flat = [w for w, f in zip(widths, flat) if not f]
+    provisional = "fail" if reasons else "pass"
     if not judged:
         verdict = "info"
     elif not_flat:
         verdict = "inconclusive"
         reasons.append("not at steady state at width " + ", ".join(map(str, not_flat)))
     else:
-        verdict = "fail" if reasons else "pass"
-    return KindVerdict(kind, judged, sigma, ratio, slope, flat, verdict, reasons)
+        verdict = provisional
+    return KindVerdict(kind, judged, sigma, ratio, slope, flat, verdict, reasons,
+                       provisional if verdict == "inconclusive" else "")
 
 
 def overall(kinds: list[KindVerdict], divergences: list[str]) -> tuple[str, list[str]]:
@@ -98,8 +101,11 @@ def overall(kinds: list[KindVerdict], divergences: list[str]) -> tuple[str, list
     failed = [k for k in judged if k.verdict == "fail"]
     pending = [k for k in judged if k.verdict == "inconclusive"]
     if pending:
+        leaning = "fail" if failed or any(k.provisional == "fail" for k in pending) else "pass"
         return "inconclusive", [f"{k.kind}: {'; '.join(k.reasons)}" for k in pending] + \
-            [f"{k.kind}: {'; '.join(k.reasons)}" for k in failed]
+            [f"{k.kind}: {'; '.join(k.reasons)}" for k in failed] + \
+            [f"provisionally {leaning}: the σ measured so far is {'out of' if leaning == 'fail' else 'within'} "
+             "tolerance; a longer run (--steps) is needed for a verdict"]
     if failed:
         return "fail", [f"{k.kind}: {'; '.join(k.reasons)}" for k in failed]
     return "pass", []

@@ -132,12 +132,16 @@ def test_verdict_pass_fail_inconclusive():
     drift = judge_kind("q", widths, [1.0, 1.41, 2.0, 2.83], [True] * 4, 0, tol)
     assert drift.verdict == "fail" and drift.slope == pytest.approx(0.5, abs=1e-3)
     pending = judge_kind("k", widths, [1.0, 1.0, 1.0, 1.0], [True, True, False, True], 0, tol)
-    assert pending.verdict == "inconclusive"
+    assert pending.verdict == "inconclusive" and pending.provisional == "pass"
+    pending_drift = judge_kind("k", widths, [1.0, 1.41, 2.0, 2.83], [True, False, True, True], 0, tol)
+    assert pending_drift.verdict == "inconclusive" and pending_drift.provisional == "fail"
+    assert overall([flat, pending_drift], [])[1][-1].startswith("provisionally fail")
     info = judge_kind("embedding", widths, [1.0, 2.0, 4.0, 8.0], [True] * 4, 0, tol)
     assert info.verdict == "info"
     assert overall([flat, info], []) == ("pass", [])
     assert overall([flat, drift], [])[0] == "fail"
     assert overall([flat, drift, pending], [])[0] == "inconclusive"
+    assert overall([flat, pending], [])[1][-1].startswith("provisionally pass")
     verdict, reasons = overall([flat], ["width 512: loss became nan by step 40"])
     assert verdict == "fail" and "width 512" in reasons[0] and "step 40" in reasons[0]
     # ratio bounds alone can fail a kind whose slope is small
