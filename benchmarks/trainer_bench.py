@@ -18,7 +18,7 @@ import torch
 from recipec.load import load_recipe
 from recipec.verify import ladder
 from recipec.verify.data import builtin_corpus
-from recipec.verify.train import RunSettings, _matmul_flops_per_token, model_config, train_rung
+from recipec.verify.train import RunSettings, flops_per_token, model_config, train_rung
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
     name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     print(f"device {name}; width {args.width}, depth {args.depth}, {report.params:,} params; "
           f"batch {args.batch} × {args.seq_len}")
-    print(f"tokens/s {report.tokens_per_second:,.0f}; model FLOPs/token {_matmul_flops_per_token(cfg):.3e}; "
+    print(f"tokens/s {report.tokens_per_second:,.0f}; model FLOPs/token {flops_per_token(cfg):.3e}; "
           f"MFU {'n/a (no GPU peak)' if report.mfu is None else f'{report.mfu:.1%}'}; final loss {report.final_loss:.3f}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,20 +90,15 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
     ref_width = recipe.model.width if recipe.model.width in widths else widths[0]
     ref_index = widths.index(ref_width)
     divergences = [f"width {r.width}: {r.diverged}" for r in reports if r.diverged]
-    kinds = []
+    verdicts = []
     if not divergences:
         present = [k for k in JUDGED_KINDS + REPORTED_KINDS if all(k in r.sigma_curve for r in reports)]
         for kind in present:
             sigma = [_late_mean(r.sigma_curve[kind]) for r in reports]
             flat = [plateaued(r.sigma_curve[kind], opts.tolerance.plateau) for r in reports]
-            v = judge_kind(kind, widths, sigma, flat, ref_index, opts.tolerance)
-            kinds.append(KindReport(kind=v.kind, judged=v.judged, sigma=v.sigma, ratio=v.ratio, slope=v.slope,
-                                    plateaued=v.plateaued, verdict=v.verdict, reasons=v.reasons,
-                                    provisional=v.provisional))
-    from recipec.verify.verdict import KindVerdict
-
-    verdict, reasons = overall([KindVerdict(k.kind, k.judged, k.sigma, k.ratio, k.slope, k.plateaued, k.verdict,
-                                            k.reasons, k.provisional) for k in kinds], divergences)
+            verdicts.append(judge_kind(kind, widths, sigma, flat, ref_index, opts.tolerance))
+    kinds = [KindReport(**dataclasses.asdict(v)) for v in verdicts]
+    verdict, reasons = overall(verdicts, divergences)
     t = opts.tolerance
     return VerifyReport(
         recipec_version=__version__, recipe_name=recipe.name, recipe_file=loaded.path,

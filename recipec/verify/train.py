@@ -85,10 +85,14 @@ def _device_peak(device: torch.device) -> float | None:
     return None
 
 
-def _matmul_flops_per_token(cfg: ModelConfig) -> float:
-    d, q, kv, f = cfg.width, cfg.heads * cfg.head_dim, cfg.kv_heads * cfg.head_dim, cfg.ffn_hidden
-    hidden = cfg.depth * (2 * d * q + 2 * d * kv + 3 * d * f)
-    return 6.0 * (hidden + cfg.vocab_size * d) + 12 * cfg.depth * q * cfg.seq_len
+def flops_per_token(cfg: ModelConfig) -> float:
+    """Model FLOPs per trained token (6·N_matmul + attention), counted as for the recipe's own shapes."""
+    from recipec.shape import Shape
+
+    return Shape(width=cfg.width, depth=cfg.depth, heads=cfg.heads, head_dim=cfg.head_dim, kv_heads=cfg.kv_heads,
+                 ffn_hidden=cfg.ffn_hidden, vocab_size=cfg.vocab_size, seq_len=cfg.seq_len,
+                 tied_embeddings=cfg.tied_embeddings, norm=cfg.norm, qk_norm=cfg.qk_norm,
+                 bias=cfg.bias).flops_per_token()
 
 
 def train_rung(rung, settings: RunSettings, corpus, recipe, label: str) -> RungReport:
@@ -189,7 +193,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str) -> RungR
     seconds = sum(t for _, t in timed)
     tps = sum(n for n, _ in timed) * settings.batch * settings.seq_len / seconds if seconds > 0 else 0.0
     peak = _device_peak(device)
-    flops_tok = _matmul_flops_per_token(cfg)
+    flops_tok = flops_per_token(cfg)
     lr_h, wd_h = hyper["hidden"].lr, hyper["hidden"].weight_decay
     return RungReport(
         width=cfg.width, heads=cfg.heads, head_dim=cfg.head_dim, ffn_hidden=cfg.ffn_hidden,
