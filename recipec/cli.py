@@ -315,3 +315,32 @@ def rule_cmd(code: str | None, docs: bool) -> None:
         raise RecipecError(f"no lint rule {code!r}" + (f"; did you mean {close[0]!r}?" if close else
                                                       " (recipec rule lists them)"))
     click.echo(rule_text(chk))
+
+
+@main.command("estimate")
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@size_option
+@set_option
+@click.option("--gpus", type=int, default=None, help="Number of GPUs (default: the size's cluster).")
+@click.option("--gpu", type=click.Choice(["h100", "h200", "a100"]), default=None,
+              help="GPU type (default: the size's cluster.gpu, else h100).")
+@click.option("--mfu", type=float, default=0.4, show_default=True, help="Model-FLOPs utilisation for the wall time.")
+@click.option("--sharding", type=click.Choice(["fsdp", "zero1", "none"]), default="fsdp", show_default=True,
+              help="fsdp: weights, gradients and optimizer states sharded over data parallel (FSDP2 / ZeRO-3); "
+                   "zero1: optimizer states only (Megatron's distributed optimizer).")
+@click.option("--micro-batch", type=int, default=None, help="Sequences per GPU per step (default: the recipe's).")
+@_user_errors
+def estimate_cmd(recipe, size, sets, gpus, gpu, mfu, sharding, micro_batch) -> None:
+    """Parameters, training FLOPs, memory per GPU and wall time of a launch. Exit 1 when a GPU would run out
+    of memory even with activation checkpointing."""
+    from recipec.estimate import GPUS, estimate, text
+
+    _, resolved = _load_and_resolve(recipe, size, sets)
+    gpu = gpu or (resolved.cluster.gpu.lower() if resolved.cluster.gpu.lower() in GPUS else "h100")
+    if micro_batch is not None and micro_batch <= 0:
+        raise RecipecError(f"--micro-batch: must be > 0 (got {micro_batch})")
+    result = estimate(resolved, gpus or resolved.cluster.world_size, gpu=gpu, mfu=mfu, sharding=sharding,
+                      micro_batch=micro_batch)
+    click.echo(text(result, resolved.recipe_name), nl=False)
+    budget = result.gpu.memory_gib * 2**30
+    sys.exit(EXIT_FINDINGS if result.memory.total_checkpointed > budget else EXIT_OK)

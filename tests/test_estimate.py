@@ -1,0 +1,68 @@
+"""recipec estimate: parameter and FLOP counts, memory arithmetic, OOM warning, errors. No torch."""
+
+from __future__ import annotations
+
+import pytest
+
+from recipec.estimate import GIB, estimate, layer_activation_elements
+from recipec.load import load_recipe
+from recipec.transfer import resolve_loaded
+from tests.conftest import LLAMA, run_cli
+
+
+@pytest.fixture(scope="module")
+def r8b():
+    return resolve_loaded(load_recipe(LLAMA), "8b")
+
+
+def test_8b_parameters_match_a_hand_count(r8b):
+    d, L, V, f, kv = 4096, 32, 128256, 14336, 8 * 128
+    attention = d * d + 2 * d * kv + d * d
+    mlp = 3 * d * f
+    norms = 2 * d + 2 * 128  # two RMSNorms and the qk-norms per layer
+    hand = L * (attention + mlp + norms) + 2 * V * d + d
+    e = estimate(r8b, 64)
+    assert e.total_params == hand
+    assert abs(e.total_params - 8.03e9) / 8.03e9 < 0.005  # Meta's LLaMA-3 8B: 8.03B parameters
+
+
+def test_memory_arithmetic_fsdp_and_unsharded(r8b):
+    n = r8b.derived.total_params
+    e = estimate(r8b, 64, sharding="fsdp")
+    assert e.data_parallel == 64
+    assert e.memory.optimizer == pytest.approx(8 * n / 64)
+    assert e.memory.gradients == pytest.approx(4 * n / 64)
+    none = estimate(r8b, 64, sharding="none")
+    assert none.memory.optimizer == pytest.approx(8 * n)
+    assert none.memory.weights == pytest.approx(6 * n)  # fp32 master + bf16 working copy
+    tokens = 2 * 4096  # micro batch 2
+    per_layer = 2 * layer_activation_elements(r8b.shape, tokens)
+    assert e.memory.activations == pytest.approx(32 * per_layer + 2 * 4096 * tokens)
+    assert e.memory.activations_checkpointed < e.memory.activations / 5
+
+
+def test_wall_time_and_flops(r8b):
+    e = estimate(r8b, 64, gpu="h100", mfu=0.4)
+    assert e.training_flops == r8b.derived.training_flops
+    assert e.wall_seconds == pytest.approx(e.training_flops / (64 * 989e12 * 0.4))
+
+
+def test_out_of_memory_warns_and_exits_1():
+    proc = run_cli("estimate", str(LLAMA), "--size", "70b", "--gpus", "8")
+    assert proc.returncode == 1
+    assert "warning:" in proc.stdout and "even with full activation checkpointing" in proc.stdout
+    ok = run_cli("estimate", str(LLAMA), "--size", "8b")
+    assert ok.returncode == 0, ok.stderr
+    assert "parameters        8,030,269,440" in ok.stdout
+
+
+def test_bad_gpu_count_is_a_usage_error():
+    proc = run_cli("estimate", str(LLAMA), "--size", "70b", "--gpus", "12")
+    assert proc.returncode == 2
+    assert "--gpus: 12 GPUs do not divide into tensor × pipeline × context parallel = 8" in proc.stderr
+
+
+def test_estimate_fits_70b_with_checkpointing_note(r8b):
+    r70 = resolve_loaded(load_recipe(LLAMA), "70b")
+    e = estimate(r70, 256)
+    assert e.memory.total < 80 * GIB and not e.warnings
