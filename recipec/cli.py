@@ -193,11 +193,14 @@ def rules_cmd(fmt: str) -> None:
 @click.option("--plateau", type=float, default=0.1, show_default=True,
               help="σ counts as at steady state when a line through the last 40%% of its checkpoints moves by at "
                    "most this fraction.")
+@click.option("--calibrate", is_flag=True,
+              help="Fit the hidden weight-decay width exponent from the σ slopes (e' = e + 2·slope), write the "
+                   "calibrated rule set and re-run the ladder with it to confirm.")
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False), default="verify-out", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_user_errors
 def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtype, seed, batch, seq_len, checkpoints,
-               wd_compression, max_slope, ratio_range, plateau, out, quiet) -> None:
+               wd_compression, max_slope, ratio_range, plateau, calibrate, out, quiet) -> None:
     """Short training runs at a width ladder: do top singular values stay flat? Exit 0 pass, 1 fail or
     inconclusive, 2 error."""
     from recipec.load import load_recipe
@@ -228,10 +231,51 @@ def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtyp
                                                                       ratio_high=high, plateau=plateau),
                          progress=not quiet)
     report = run_verify(loaded, opts)
-    paths = write_outputs(report, Path(out))
-    click.echo(terminal(report), nl=False)
-    click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
+    if calibrate:
+        report = _calibrate(loaded, opts, report, Path(out))
+    else:
+        paths = write_outputs(report, Path(out))
+        click.echo(terminal(report), nl=False)
+        click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
     sys.exit(EXIT_OK if report.verdict == "pass" else EXIT_FINDINGS)
+
+
+def _calibrate(loaded, opts, before, out: Path):
+    """Fit, write the calibrated rule set, re-run the ladder with it; returns the confirming report."""
+    import dataclasses
+    import json
+
+    from recipec.load import LoadedRecipe
+    from recipec.resources import rules_dir
+    from recipec.transfer import resolve_loaded
+    from recipec.verify.calibrate import calibrated_ruleset_text, fit
+    from recipec.verify.run import run_verify, terminal, write_outputs
+
+    resolved = resolve_loaded(loaded, opts.size)
+    cal = fit(before, resolved, list(loaded.recipe.transfer))
+    builtin = next(rs for rs in resolved.rulesets if rs.name == cal.ruleset).file.startswith("rules/")
+    source = rules_dir() / f"{cal.ruleset}.yaml" if builtin else Path(loaded.path).parent / cal.ruleset_file
+    rules_file = (out / f"{cal.ruleset}-calibrated.yaml").resolve()
+    write_atomic(rules_file, calibrated_ruleset_text(cal, before, source))
+    transfer = list(loaded.recipe.transfer)
+    item = transfer[cal.transfer_index]
+    transfer[cal.transfer_index] = str(rules_file) if isinstance(item, str) else item.model_copy(
+        update={"name": str(rules_file)})
+    calibrated = LoadedRecipe(recipe=loaded.recipe.model_copy(update={"transfer": transfer}),
+                              source_map=loaded.source_map, path=loaded.path, sha256=loaded.sha256, text=loaded.text)
+    after = run_verify(calibrated, dataclasses.replace(opts, steps=before.steps))
+    paths = write_outputs(before, out / "before") + write_outputs(after, out / "after")
+    summary = {"ruleset": cal.ruleset, "exponent": cal.exponent, "mean_slope": cal.slope, "fitted_exponent": cal.fitted,
+               "per_kind_exponent": cal.per_kind, "calibrated_rules": str(rules_file),
+               "before": before.verdict, "after": after.verdict}
+    write_atomic(out / "calibration.json", json.dumps(summary, indent=2) + "\n")
+    click.echo("before:\n" + terminal(before))
+    click.echo(f"calibrated {cal.ruleset}: hidden weight decay ∝ m^{cal.exponent:g} → m^{cal.fitted:.3f} "
+               f"(mean slope {cal.slope:+.3f}; per kind " +
+               ", ".join(f"{k} {v:.2f}" for k, v in cal.per_kind.items()) + f"); wrote {rules_file}\n")
+    click.echo("after (confirming run with the calibrated rule set):\n" + terminal(after), nl=False)
+    click.echo("wrote " + ", ".join(str(p) for p in paths + [out / "calibration.json"]), err=True)
+    return after
 
 
 def _float_option(text: str, name: str) -> float:

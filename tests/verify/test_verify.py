@@ -251,3 +251,48 @@ def test_token_file_outside_vocabulary(tmp_path):
     result = _verify("--data", str(path), "--widths", "32,64", "--steps", "4")
     assert result.exit_code == 2
     assert "token id 300 is outside the recipe's vocabulary of 256" in result.output
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_calibration_fit_is_e_plus_twice_the_slope():
+    from types import SimpleNamespace
+
+    from recipec.transfer import resolve_loaded
+    from recipec.verify.calibrate import fit
+
+    loaded = load_recipe(TINY)
+    resolved = resolve_loaded(loaded, "big")  # fan2025: hidden WD exponent 0.5
+    kinds = [SimpleNamespace(kind=k, slope=s) for k, s in
+             [("q", 0.2), ("k", 0.3), ("v", 0.1), ("o", 0.2), ("mlp_in", 0.1), ("mlp_out", 0.3), ("embedding", 5.0)]]
+    cal = fit(SimpleNamespace(kinds=kinds), resolved, list(loaded.recipe.transfer))
+    assert (cal.ruleset, cal.exponent, cal.transfer_index) == ("fan2025", 0.5, 0)
+    assert cal.slope == pytest.approx(0.2)  # the embedding is not a matrix-like kind: left out
+    assert cal.fitted == pytest.approx(0.9)
+    assert cal.per_kind["k"] == pytest.approx(1.1)
+
+
+def test_calibrate_end_to_end_writes_a_valid_rule_set(tmp_path):
+    import jsonschema
+    from ruamel.yaml import YAML
+
+    from recipec.transfer import load_ruleset
+
+    result = _verify("--widths", "32,64", "--depth", "1", "--steps", "12", "--batch", "2", "--seq-len", "16",
+                     "--checkpoints", "4", "--calibrate", "--out", str(tmp_path))
+    assert result.exit_code in (0, 1), result.output
+    summary = json.loads((tmp_path / "calibration.json").read_text())
+    assert summary["fitted_exponent"] == pytest.approx(0.5 + 2 * summary["mean_slope"], rel=1e-12)
+    before = json.loads((tmp_path / "before" / "verify.json").read_text())
+    after = json.loads((tmp_path / "after" / "verify.json").read_text())
+    assert before["rulesets"] == ["fan2025"] and after["rulesets"] == ["fan2025-calibrated"]
+    assert after["steps"] == before["steps"]
+    rules = tmp_path / "fan2025-calibrated.yaml"
+    schema = json.loads((ROOT / "schemas" / "ruleset.schema.json").read_text())
+    jsonschema.validate(YAML(typ="safe", pure=True).load(rules.read_text()), schema)
+    rs = load_ruleset(str(rules))
+    hidden_wd = [e for r, e in zip(rs.spec.rules, rs.exponents) if r.hp == "weight_decay" and r.cls == "hidden"]
+    assert hidden_wd == [pytest.approx(summary["fitted_exponent"], abs=1e-4)]
+    assert "recipec verify --calibrate" in rs.spec.source.citation
+    assert "before:" in result.output and "after (confirming run" in result.output
