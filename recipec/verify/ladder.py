@@ -124,3 +124,74 @@ def choose_steps_and_compression(rungs: list[Rung], steps: int | None, compressi
             raise RecipecError(Diagnostic("must be > 0, 'auto' or 'none'", path="--wd-compression"))
     reached = None if tau_max is None else steps / (tau_max / factor)
     return steps, factor, chosen, reached
+
+
+# --------------------------------------------------------------------------- cost planning
+
+ASSUMED_GPU_MFU = 0.3  # for time planning only; benchmarks/trainer_bench.py measures the real figure
+ASSUMED_CPU_FLOPS = 1e11  # rough fp32 throughput of a few cores, for time planning only
+EAGER_HEADROOM = 1.5  # the eager reference model keeps ~1.3x a fused kernel's activations (+ transients)
+
+
+@dataclass(frozen=True)
+class RungCost:
+    width: int
+    params: int
+    memory_bytes: float
+    flops_per_step: float
+    seconds: float
+
+
+def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int, on_gpu: bool,
+              peak_flops: float | None) -> RungCost:
+    """Memory (fp32 weights, gradients and AdamW moments; activations of one step) and time of a rung."""
+    from recipec.estimate import layer_activation_elements
+    from recipec.shape import Shape
+
+    s = rung.resolved.shape
+    shape = Shape(width=s.width, depth=s.depth, heads=s.heads, head_dim=s.head_dim, kv_heads=s.kv_heads,
+                  ffn_hidden=s.ffn_hidden, vocab_size=vocab_size, seq_len=seq_len, tied_embeddings=s.tied_embeddings,
+                  norm=s.norm, qk_norm=s.qk_norm, bias=s.bias)
+    n = shape.total_params()
+    tokens = batch * seq_len
+    act = 2 if on_gpu else 4  # bf16 autocast on GPU, fp32 on CPU
+    activations = act * (s.depth * layer_activation_elements(shape, tokens) + s.width * tokens) * EAGER_HEADROOM
+    logits = tokens * vocab_size * (act + 4 + 4)  # logits, their fp32 copy, the softmax gradient
+    memory = 16 * n + activations + logits
+    flops = shape.flops_per_token() * tokens
+    rate = (peak_flops * ASSUMED_GPU_MFU) if on_gpu and peak_flops else ASSUMED_CPU_FLOPS
+    return RungCost(width=s.width, params=n, memory_bytes=memory, flops_per_step=flops, seconds=steps * flops / rate)
+
+
+def check_fits(costs: list[RungCost], memory_limit: float, where: str) -> None:
+    """Refuse, before any training, a rung whose estimated memory exceeds the device's."""
+    too_big = [c for c in costs if c.memory_bytes > 0.9 * memory_limit]
+    if too_big:
+        gib = 2**30
+        rows = "; ".join(f"width {c.width} needs about {c.memory_bytes / gib:.1f} GiB" for c in too_big)
+        raise RecipecError(Diagnostic(
+            f"{rows}, more than 90% of the {memory_limit / gib:.0f} GiB of {where}; lower --batch or --seq-len, "
+            "or drop those widths", path="--widths"))
+
+
+def plan_auto(loaded, size: str, depth: int, proxy_width: int, target_width: int, cost, memory_limit: float,
+              budget_seconds: float | None, steps: int | None, compression) -> list[int]:
+    """The widest doubling ladder from the proxy towards the target that fits memory and the time budget."""
+    candidates = auto_widths(proxy_width, target_width, rungs=32)
+    best = None
+    for top in range(2, len(candidates) + 1):
+        widths = candidates[:top]
+        rungs = plan(loaded, size, widths, depth)
+        run_steps = choose_steps_and_compression(rungs, steps, compression)[0]
+        costs = [cost(r, run_steps) for r in rungs]
+        if any(c.memory_bytes > 0.9 * memory_limit for c in costs):
+            break
+        if budget_seconds is not None and sum(c.seconds for c in costs) > budget_seconds:
+            break
+        best = widths
+        if budget_seconds is None and len(widths) >= 4:
+            break
+    if best is None:
+        raise RecipecError(Diagnostic("no ladder of two widths fits the device memory and the budget; raise --budget, "
+                                      "lower --batch or --seq-len", path="--widths"))
+    return best

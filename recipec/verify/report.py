@@ -43,6 +43,8 @@ class RungReport(_M):
     seconds: float
     tokens_per_second: float
     mfu: float | None
+    memory_estimate_bytes: float | None = None  # the planner's estimate (weights, grads, AdamW, activations)
+    time_estimate_seconds: float | None = None  # the planner's estimate at an assumed throughput
 
 
 class KindReport(_M):

@@ -35,6 +35,7 @@ class VerifyOptions:
     checkpoints: int = 20
     compression: str | float | None = "auto"
     warmup_fraction: float = 0.05
+    budget_minutes: float | None = None  # with widths "auto": the widest ladder that fits this many GPU-minutes
     tolerance: Tolerance = Tolerance()
     progress: bool = True
 
@@ -42,7 +43,7 @@ class VerifyOptions:
 def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
     import torch
 
-    from recipec.verify.data import builtin_corpus, token_file
+    from recipec.verify.data import BYTE_VOCAB, builtin_corpus, token_file
     from recipec.verify.train import RunSettings, train_rung
 
     recipe = loaded.recipe
@@ -51,18 +52,30 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
 
         resolve_loaded(loaded, opts.size)  # raises the located "no size named" error
     target_width = (recipe.sizes[opts.size].model.width or recipe.model.width)
-    widths = ladder.parse_widths(opts.widths, recipe.model.width, target_width)
     if opts.depth <= 0:
         raise RecipecError(Diagnostic("must be > 0", path="--depth"))
-    rungs = ladder.plan(loaded, opts.size, widths, opts.depth)
-    steps, factor, chosen, reached = ladder.choose_steps_and_compression(rungs, opts.steps, opts.compression)
-
     device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise RecipecError(Diagnostic("CUDA is not available on this machine; use --device cpu", path="--device"))
     on_gpu = device.startswith("cuda")
     batch = opts.batch or (32 if on_gpu else 8)
     seq_len = opts.seq_len or min(512 if on_gpu else 64, recipe.model.seq_len)
+    vocab = BYTE_VOCAB if opts.data == "builtin" else recipe.model.vocab_size
+    memory_limit, peak, where = _device_capacity(device)
+
+    def cost(rung, steps):
+        return ladder.rung_cost(rung, vocab, batch, seq_len, steps, on_gpu, peak)
+
+    if opts.widths.strip() == "auto" and opts.budget_minutes is not None:
+        widths = ladder.plan_auto(loaded, opts.size, opts.depth, recipe.model.width, target_width, cost,
+                                  memory_limit, opts.budget_minutes * 60, opts.steps, opts.compression)
+    else:
+        widths = ladder.parse_widths(opts.widths, recipe.model.width, target_width)
+    rungs = ladder.plan(loaded, opts.size, widths, opts.depth)
+    steps, factor, chosen, reached = ladder.choose_steps_and_compression(rungs, opts.steps, opts.compression)
+    costs = [cost(r, steps) for r in rungs]
+    ladder.check_fits(costs, memory_limit, where)
+
     need = steps * batch * (seq_len + 1) + seq_len + 2
     if opts.data == "builtin":
         corpus = builtin_corpus(min(need, 64 << 20))
@@ -76,10 +89,12 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
                            progress=opts.progress)
 
     reports = []
-    for i, rung in enumerate(rungs):
+    for i, (rung, planned) in enumerate(zip(rungs, costs)):
         label = f"rung {i + 1}/{len(rungs)} width {rung.width}"
         try:
-            reports.append(train_rung(rung, settings, corpus, recipe, label))
+            report = train_rung(rung, settings, corpus, recipe, label)
+            reports.append(report.model_copy(update={"memory_estimate_bytes": planned.memory_bytes,
+                                                     "time_estimate_seconds": planned.seconds}))
         except torch.cuda.OutOfMemoryError:
             total = torch.cuda.get_device_properties(device).total_memory / 2**30
             raise RecipecError(Diagnostic(
@@ -111,6 +126,24 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
         tolerance=Tolerances(slope=t.slope, ratio_low=t.ratio_low, ratio_high=t.ratio_high, plateau=t.plateau),
         rungs=reports, kinds=kinds, verdict=verdict, reasons=reasons,
     )
+
+
+def _device_capacity(device: str) -> tuple[float, float | None, str]:
+    """(memory in bytes, dense bf16 peak FLOP/s or None, a name for messages)."""
+    import torch
+
+    from recipec.verify.train import PEAK_BF16_FLOPS
+
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(device)
+        peak = next((v for k, v in PEAK_BF16_FLOPS.items() if k in props.name), None)
+        return float(props.total_memory), peak, f"the GPU ({props.name})"
+    try:
+        with open("/proc/meminfo") as f:
+            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f}
+        return float(info.get("MemAvailable", info["MemTotal"])), None, "available RAM"
+    except (OSError, KeyError, ValueError):
+        return float("inf"), None, "RAM"
 
 
 def _late_mean(curve: list[tuple[int, float]]) -> float:

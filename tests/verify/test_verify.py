@@ -296,3 +296,44 @@ def test_calibrate_end_to_end_writes_a_valid_rule_set(tmp_path):
     assert hidden_wd == [pytest.approx(summary["fitted_exponent"], abs=1e-4)]
     assert "recipec verify --calibrate" in rs.spec.source.citation
     assert "before:" in result.output and "after (confirming run" in result.output
+
+
+# --------------------------------------------------------------------------- ladder planning
+
+
+def _cost_fn(batch=8, seq_len=64, on_gpu=False, peak=None):
+    return lambda rung, steps: ladder.rung_cost(rung, 256, batch, seq_len, steps, on_gpu, peak)
+
+
+def test_rung_cost_counts_weights_grads_adam_and_activations():
+    loaded = load_recipe(TINY)
+    rung = ladder.plan(loaded, "big", [64], depth=2)[0]
+    cost = ladder.rung_cost(rung, 256, 8, 64, 100, on_gpu=False, peak_flops=None)
+    model = Decoder(model_config(rung.resolved, 256, 64, 1e-5, 10000.0))
+    assert cost.params == sum(p.numel() for p in model.parameters())
+    assert cost.memory_bytes > 16 * cost.params
+    gpu = ladder.rung_cost(rung, 256, 8, 64, 100, on_gpu=True, peak_flops=989e12)
+    assert gpu.memory_bytes < cost.memory_bytes  # bf16 activations
+    assert gpu.seconds == pytest.approx(100 * gpu.flops_per_step / (989e12 * ladder.ASSUMED_GPU_MFU))
+
+
+def test_a_rung_that_cannot_fit_is_refused_before_training():
+    result = _verify("--widths", "32,65536", "--steps", "4")
+    assert result.exit_code == 2, result.output
+    assert "width 65536 needs about" in result.output and "available RAM" in result.output
+    assert "step" not in result.output.split("width 65536")[0]  # nothing trained first
+
+
+def test_auto_widths_fit_the_budget():
+    loaded = load_recipe(TINY)
+    cost = _cost_fn()
+    small = ladder.plan_auto(loaded, "big", 2, 32, 256, cost, 1e12, 0.5, 100, "auto")
+    large = ladder.plan_auto(loaded, "big", 2, 32, 256, cost, 1e12, 600.0, 100, "auto")
+    assert small[0] == large[0] == 32 and len(large) >= len(small) >= 2
+    assert large == [32, 64, 128, 256]
+    rungs = ladder.plan(loaded, "big", small, 2)
+    assert sum(cost(r, 100).seconds for r in rungs) <= 0.5
+    with pytest.raises(Exception, match="no ladder of two widths fits"):
+        ladder.plan_auto(loaded, "big", 2, 32, 256, cost, 1e12, 1e-6, 100, "auto")
+    memory_capped = ladder.plan_auto(loaded, "big", 2, 32, 256, cost, 40e6, None, 100, "auto")  # 256 needs ~54 MB
+    assert max(memory_capped) < 256
