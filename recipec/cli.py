@@ -195,6 +195,8 @@ def rules_cmd(fmt: str) -> None:
                    "most this fraction.")
 @click.option("--budget", "budget", type=float, default=None, metavar="GPU_MINUTES",
               help="With --widths auto: the widest doubling ladder whose estimated time fits this budget.")
+@click.option("--compile", "use_compile", is_flag=True, help="torch.compile the reference model (faster steps, "
+              "slower start).")
 @click.option("--calibrate", is_flag=True,
               help="Fit the hidden weight-decay width exponent from the σ slopes (e' = e + 2·slope), write the "
                    "calibrated rule set and re-run the ladder with it to confirm.")
@@ -202,7 +204,7 @@ def rules_cmd(fmt: str) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_user_errors
 def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtype, seed, batch, seq_len, checkpoints,
-               wd_compression, max_slope, ratio_range, plateau, budget, calibrate, out, quiet) -> None:
+               wd_compression, max_slope, ratio_range, plateau, budget, use_compile, calibrate, out, quiet) -> None:
     """Short training runs at a width ladder: do top singular values stay flat? Exit 0 pass, 1 fail or
     inconclusive, 2 error."""
     from recipec.load import load_recipe
@@ -231,7 +233,7 @@ def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtyp
                          data_dtype=data_dtype, seed=seed, batch=batch, seq_len=seq_len, checkpoints=checkpoints,
                          compression=compression, tolerance=Tolerance(slope=max_slope, ratio_low=low,
                                                                       ratio_high=high, plateau=plateau),
-                         progress=not quiet, budget_minutes=budget)
+                         progress=not quiet, budget_minutes=budget, compile=use_compile)
     if budget is not None and budget <= 0:
         raise RecipecError(f"--budget: must be > 0 (got {budget:g})")
     report = run_verify(loaded, opts)

@@ -35,6 +35,7 @@ class VerifyOptions:
     checkpoints: int = 20
     compression: str | float | None = "auto"
     warmup_fraction: float = 0.05
+    compile: bool = False
     budget_minutes: float | None = None  # with widths "auto": the widest ladder that fits this many GPU-minutes
     tolerance: Tolerance = Tolerance()
     progress: bool = True
@@ -86,7 +87,7 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
     warmup = max(1, round(opts.warmup_fraction * steps))
     settings = RunSettings(steps=steps, warmup_steps=warmup, batch=batch, seq_len=seq_len, checkpoints=checkpoints,
                            device=device, compression=factor, seed=opts.seed, vocab_size=corpus.vocab_size,
-                           progress=opts.progress)
+                           progress=opts.progress, compile=opts.compile)
 
     reports = []
     for i, (rung, planned) in enumerate(zip(rungs, costs)):

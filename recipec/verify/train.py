@@ -36,6 +36,7 @@ class RunSettings:
     seed: int
     vocab_size: int
     progress: bool = True
+    compile: bool = False  # torch.compile the model's forward (and backward) graph
 
 
 def model_config(resolved, vocab_size: int, seq_len: int, norm_eps: float, rope_theta: float) -> ModelConfig:
@@ -102,6 +103,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str) -> RungR
                        recipe.model.rope_theta)
     torch.manual_seed(settings.seed)
     model = Decoder(cfg).to(device)
+    forward = torch.compile(model) if settings.compile else model
     hyper = class_hyper(resolved, settings.compression)
     opt_kwargs = {"fused": True} if device.type == "cuda" else {"foreach": True}
     optimizer = torch.optim.AdamW(param_groups(model, hyper, resolved.optimizer.betas), **opt_kwargs)
@@ -153,7 +155,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str) -> RungR
         batch = torch.from_numpy(batches.next()).to(device, non_blocking=True)
         x, y = batch[:, :-1], batch[:, 1:]
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            logits = model(x)
+            logits = forward(x)
         logits = logits.float()
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         total = loss + z_loss * torch.logsumexp(logits, dim=-1).pow(2).mean() if z_loss else loss
