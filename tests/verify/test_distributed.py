@@ -101,3 +101,34 @@ def test_micro_batches_must_split_the_batch():
     assert "--batch: batch 4 does not split evenly into 3 micro batches" in result.output
     result = CliRunner().invoke(main, [*ARGS, "--micro-batches", "0"])
     assert result.exit_code == 2 and "--micro-batches: must be > 0" in result.output
+
+
+def test_clip_gradients_matches_torch_clip_grad_norm():
+    from recipec.verify.train import clip_gradients
+
+    gen = torch.Generator().manual_seed(3)
+    shapes = [(48, 32), (32,), (256, 32)]
+    ours = [torch.nn.Parameter(torch.zeros(s)) for s in shapes]
+    ref = [torch.nn.Parameter(torch.zeros(s)) for s in shapes]
+    for a, b, s in zip(ours, ref, shapes):
+        a.grad = torch.randn(s, generator=gen)
+        b.grad = a.grad.clone()
+    norm = clip_gradients(ours, 1.0)
+    ref_norm = torch.nn.utils.clip_grad_norm_(ref, 1.0)
+    assert float(norm) == pytest.approx(float(ref_norm), rel=1e-6) and float(norm) > 1.0
+    for a, b in zip(ours, ref):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=0)
+    assert float(clip_gradients(ours, 1e6)) == pytest.approx(1.0, rel=1e-5)  # under the threshold: unchanged
+    for a, b in zip(ours, ref):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=0)
+
+
+def test_each_rank_keeps_its_contiguous_rows():
+    import numpy as np
+
+    from recipec.verify.distributed import Dist
+
+    batch = np.arange(8 * 3).reshape(8, 3)
+    parts = [Dist(rank=r, world=4, local_rank=r, device=torch.device("cpu"), mesh=None).local_rows(batch)
+             for r in range(4)]
+    assert np.array_equal(np.concatenate(parts), batch) and all(p.shape == (2, 3) for p in parts)
