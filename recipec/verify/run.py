@@ -128,7 +128,7 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
         recipe_sha256=loaded.sha256, size=opts.size, rulesets=[rs.name for rs in rungs[0].resolved.rulesets],
         device=_device_name(device, world), dtype="bf16 autocast" if on_gpu else "fp32", data=corpus.description,
         data_sha256=corpus.sha256, widths=widths, reference_width=ref_width, depth=opts.depth, seq_len=seq_len,
-        batch=batch, steps=steps, warmup_steps=warmup, seed=opts.seed,
+        batch=batch, micro_batches=micro, processes=world, steps=steps, warmup_steps=warmup, seed=opts.seed,
         schedule=f"linear warmup over {warmup} steps, then constant LR",
         compression=Compression(factor=factor, chosen=chosen, timescales_reached=reached, assumption=ASSUMPTION),
         tolerance=Tolerances(slope=t.slope, ratio_low=t.ratio_low, ratio_high=t.ratio_high, plateau=t.plateau),

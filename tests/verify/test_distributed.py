@@ -78,6 +78,10 @@ def test_fsdp2_on_two_cpu_processes_gives_the_sigma_of_one_process(tmp_path):
     r2 = json.loads((two / "verify.json").read_text())
     r0 = json.loads((default / "verify.json").read_text())
     assert "× 2 processes, FSDP2" in r2["device"], r2["device"]
+    assert (r2["processes"], r2["micro_batches"], r1["processes"], r1["micro_batches"]) == (2, 2, 1, 2)
+    assert (r0["processes"], r0["micro_batches"]) == (1, 1)
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(r2, json.loads((ROOT / "schemas" / "verify-report.schema.json").read_text()))
     assert outputs[0].count("verdict:") == 1, outputs[0]  # rank 0 alone prints the table
     # the same verdict, and torchrun's exit status agrees with the one process's (1: fail or inconclusive)
     assert r2["verdict"] == r1["verdict"]
