@@ -184,6 +184,9 @@ def rules_cmd(fmt: str) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch", type=int, default=None, help="Sequences per step (default 32 on GPU, 8 on CPU).")
 @click.option("--seq-len", type=int, default=None, help="Tokens per sequence (default 512 on GPU, 64 on CPU).")
+@click.option("--micro-batches", type=int, default=None,
+              help="Split each step's batch into this many slices and sum their gradients (default: one per "
+                   "process; under torchrun a multiple of the process count).")
 @click.option("--checkpoints", type=int, default=20, show_default=True, help="σ measurements per rung.")
 @click.option("--wd-compression", default="auto", show_default=True, metavar="auto|none|FACTOR",
               help="Multiply every rung's weight decay by one common factor to reach steady state sooner.")
@@ -203,8 +206,9 @@ def rules_cmd(fmt: str) -> None:
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False), default="verify-out", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_user_errors
-def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtype, seed, batch, seq_len, checkpoints,
-               wd_compression, max_slope, ratio_range, plateau, budget, use_compile, calibrate, out, quiet) -> None:
+def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtype, seed, batch, seq_len, micro_batches,
+               checkpoints, wd_compression, max_slope, ratio_range, plateau, budget, use_compile, calibrate, out,
+               quiet) -> None:
     """Short training runs at a width ladder: do top singular values stay flat? Exit 0 pass, 1 fail or
     inconclusive, 2 error."""
     from recipec.load import load_recipe
@@ -216,6 +220,7 @@ def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtyp
     except ImportError:
         raise RecipecError("recipec verify needs torch: pip install 'recipec[verify]' "
                            "(on a CPU-only machine install torch==2.13.0 first)") from None
+    from recipec.verify.distributed import is_primary, teardown
     from recipec.verify.run import VerifyOptions, run_verify, terminal, write_outputs
     from recipec.verify.verdict import Tolerance
 
@@ -223,26 +228,31 @@ def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtyp
         low, high = (float(x) for x in ratio_range.split(","))
     except ValueError:
         raise RecipecError("--ratio-range: expected LOW,HIGH, e.g. 0.8,1.25") from None
-    for name, value in (("--steps", steps), ("--batch", batch), ("--seq-len", seq_len)):
+    for name, value in (("--steps", steps), ("--batch", batch), ("--seq-len", seq_len),
+                        ("--micro-batches", micro_batches)):
         if value is not None and value <= 0:
             raise RecipecError(f"{name}: must be > 0 (got {value})")
     compression = wd_compression if wd_compression in ("auto", "none") else _float_option(wd_compression,
                                                                                           "--wd-compression")
     loaded = load_recipe(recipe, sets=list(sets))
     opts = VerifyOptions(size=size, widths=widths, depth=depth, steps=steps, device=device, data=data,
-                         data_dtype=data_dtype, seed=seed, batch=batch, seq_len=seq_len, checkpoints=checkpoints,
+                         data_dtype=data_dtype, seed=seed, batch=batch, seq_len=seq_len,
+                         micro_batches=micro_batches, checkpoints=checkpoints,
                          compression=compression, tolerance=Tolerance(slope=max_slope, ratio_low=low,
                                                                       ratio_high=high, plateau=plateau),
                          progress=not quiet, budget_minutes=budget, compile=use_compile)
     if budget is not None and budget <= 0:
         raise RecipecError(f"--budget: must be > 0 (got {budget:g})")
     report = run_verify(loaded, opts)
-    if calibrate:
-        report = _calibrate(loaded, opts, report, Path(out))
-    else:
-        paths = write_outputs(report, Path(out))
-        click.echo(terminal(report), nl=False)
-        click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
+    try:
+        if calibrate:
+            report = _calibrate(loaded, opts, report, Path(out))
+        elif is_primary():  # under torchrun every rank holds the same report; rank 0 writes and prints it
+            paths = write_outputs(report, Path(out))
+            click.echo(terminal(report), nl=False)
+            click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
+    finally:
+        teardown()  # waits for rank 0 before any rank exits
     sys.exit(EXIT_OK if report.verdict == "pass" else EXIT_FINDINGS)
 
 
@@ -270,6 +280,10 @@ def _calibrate(loaded, opts, before, out: Path):
     calibrated = LoadedRecipe(recipe=loaded.recipe.model_copy(update={"transfer": transfer}),
                               source_map=loaded.source_map, path=loaded.path, sha256=loaded.sha256, text=loaded.text)
     after = run_verify(calibrated, dataclasses.replace(opts, steps=before.steps))
+    from recipec.verify.distributed import is_primary
+
+    if not is_primary():  # under torchrun: rank 0 reports
+        return after
     paths = write_outputs(before, out / "before") + write_outputs(after, out / "after")
     summary = {"ruleset": cal.ruleset, "exponent": cal.exponent, "mean_slope": cal.slope, "fitted_exponent": cal.fitted,
                "per_kind_exponent": cal.per_kind, "calibrated_rules": str(rules_file),

@@ -88,7 +88,9 @@ class VerifyReport(_M):
     reference_width: int
     depth: int
     seq_len: int
-    batch: int
+    batch: int  # global: sequences per optimizer step over all processes
+    micro_batches: int = 1  # equal slices of the batch whose gradients are summed
+    processes: int = 1  # data-parallel ranks under torchrun (FSDP2); 1: one process
     steps: int
     warmup_steps: int
     seed: int
@@ -164,7 +166,9 @@ def markdown(report: VerifyReport) -> str:
         f"Recipe `{report.recipe_file}` (sha256 `{report.recipe_sha256[:12]}`), rule sets "
         f"{', '.join(f'`{r}`' for r in report.rulesets)}. Widths {', '.join(map(str, report.widths))} "
         f"(reference {report.reference_width}) at depth {report.depth}; {report.steps} steps of "
-        f"{report.batch} × {report.seq_len} tokens; {report.schedule}; seed {report.seed}; {report.device}, "
+        f"{report.batch} × {report.seq_len} tokens"
+        f"{f' in {report.micro_batches} micro batches' if report.micro_batches > 1 else ''}; {report.schedule}; "
+        f"seed {report.seed}; {report.device}, "
         f"{report.dtype}. Data: {report.data} (sha256 `{report.data_sha256[:12]}`).",
         "",
         f"Tolerance: |slope| ≤ {t.slope:g}, every ratio within [{t.ratio_low:g}, {t.ratio_high:g}]; σ counts as "

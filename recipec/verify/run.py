@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class VerifyOptions:
     data_dtype: str = "uint16"
     seed: int = 0
     batch: int | None = None
+    micro_batches: int | None = None  # default: one per process
     seq_len: int | None = None
     checkpoints: int = 20
     compression: str | float | None = "auto"
@@ -42,8 +44,12 @@ class VerifyOptions:
 
 
 def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
+    """Plan, train and judge the ladder. Under torchrun (WORLD_SIZE > 1) every rank returns the same
+    report and the process group stays open: the caller writes from rank 0 and then calls
+    ``recipec.verify.distributed.teardown()`` (which waits for every rank first)."""
     import torch
 
+    from recipec.verify import distributed
     from recipec.verify.data import BYTE_VOCAB, builtin_corpus, token_file
     from recipec.verify.train import RunSettings, train_rung
 
@@ -60,6 +66,15 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
         raise RecipecError(Diagnostic("CUDA is not available on this machine; use --device cpu", path="--device"))
     on_gpu = device.startswith("cuda")
     batch = opts.batch or (32 if on_gpu else 8)
+    world = int(os.environ.get("WORLD_SIZE", "1")) if distributed.launched() else 1
+    micro = opts.micro_batches or world
+    if micro <= 0 or micro % world:
+        raise RecipecError(Diagnostic(f"must be a positive multiple of the {world} processes (got {micro})",
+                                      path="--micro-batches"))
+    if batch % micro:
+        raise RecipecError(Diagnostic(f"batch {batch} does not split evenly into {micro} micro batches"
+                                      + (f" over {world} processes" if world > 1 else "")
+                                      + f"; pass a multiple of {micro}", path="--batch"))
     seq_len = opts.seq_len or min(512 if on_gpu else 64, recipe.model.seq_len)
     vocab = BYTE_VOCAB if opts.data == "builtin" else recipe.model.vocab_size
     memory_limit, peak, where = _device_capacity(device)
@@ -85,23 +100,32 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
     n_ck = max(2, opts.checkpoints)
     checkpoints = sorted({max(1, round(steps * i / n_ck)) for i in range(1, n_ck + 1)} | {steps})
     warmup = max(1, round(opts.warmup_fraction * steps))
+    dist = None
+    if world > 1:
+        dist, device = distributed.setup(device)
     settings = RunSettings(steps=steps, warmup_steps=warmup, batch=batch, seq_len=seq_len, checkpoints=checkpoints,
                            device=device, compression=factor, seed=opts.seed, vocab_size=corpus.vocab_size,
-                           progress=opts.progress, compile=opts.compile)
+                           progress=opts.progress and (dist is None or dist.primary), micro_batches=micro,
+                           compile=opts.compile)
 
     reports = []
-    for i, (rung, planned) in enumerate(zip(rungs, costs)):
-        label = f"rung {i + 1}/{len(rungs)} width {rung.width}"
-        try:
-            report = train_rung(rung, settings, corpus, recipe, label)
-            reports.append(report.model_copy(update={"memory_estimate_bytes": planned.memory_bytes,
-                                                     "time_estimate_seconds": planned.seconds}))
-        except torch.cuda.OutOfMemoryError:
-            total = torch.cuda.get_device_properties(device).total_memory / 2**30
-            raise RecipecError(Diagnostic(
-                f"ladder rung width {rung.width} did not fit in GPU memory ({total:.0f} GiB) with batch {batch} × "
-                f"{seq_len} tokens at depth {opts.depth}; lower --batch or --seq-len, or drop that width",
-                path="--widths")) from None
+    try:
+        for i, (rung, planned) in enumerate(zip(rungs, costs)):
+            label = f"rung {i + 1}/{len(rungs)} width {rung.width}"
+            try:
+                report = train_rung(rung, settings, corpus, recipe, label, dist)
+                reports.append(report.model_copy(update={"memory_estimate_bytes": planned.memory_bytes,
+                                                         "time_estimate_seconds": planned.seconds}))
+            except torch.cuda.OutOfMemoryError:
+                total = torch.cuda.get_device_properties(device).total_memory / 2**30
+                raise RecipecError(Diagnostic(
+                    f"ladder rung width {rung.width} did not fit in GPU memory ({total:.0f} GiB) with batch {batch} × "
+                    f"{seq_len} tokens at depth {opts.depth}; lower --batch or --seq-len, or drop that width",
+                    path="--widths")) from None
+    except BaseException:
+        if dist is not None:
+            distributed.teardown(wait=False)
+        raise
 
     ref_width = recipe.model.width if recipe.model.width in widths else widths[0]
     ref_index = widths.index(ref_width)
@@ -119,9 +143,9 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
     return VerifyReport(
         recipec_version=__version__, recipe_name=recipe.name, recipe_file=loaded.path,
         recipe_sha256=loaded.sha256, size=opts.size, rulesets=[rs.name for rs in rungs[0].resolved.rulesets],
-        device=_device_name(device), dtype="bf16 autocast" if on_gpu else "fp32", data=corpus.description,
+        device=_device_name(device, world), dtype="bf16 autocast" if on_gpu else "fp32", data=corpus.description,
         data_sha256=corpus.sha256, widths=widths, reference_width=ref_width, depth=opts.depth, seq_len=seq_len,
-        batch=batch, steps=steps, warmup_steps=warmup, seed=opts.seed,
+        batch=batch, micro_batches=micro, processes=world, steps=steps, warmup_steps=warmup, seed=opts.seed,
         schedule=f"linear warmup over {warmup} steps, then constant LR",
         compression=Compression(factor=factor, chosen=chosen, timescales_reached=reached, assumption=ASSUMPTION),
         tolerance=Tolerances(slope=t.slope, ratio_low=t.ratio_low, ratio_high=t.ratio_high, plateau=t.plateau),
@@ -155,12 +179,14 @@ def _late_mean(curve: list[tuple[int, float]]) -> float:
     return sum(late) / len(late)
 
 
-def _device_name(device: str) -> str:
+def _device_name(device: str, world: int = 1) -> str:
     import torch
 
     if device.startswith("cuda"):
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+        name = f"cuda ({torch.cuda.get_device_name(device)})"
+    else:
+        name = f"cpu ({torch.get_num_threads()} threads)"
+    return name if world == 1 else f"{name} × {world} processes, FSDP2 (fully_shard per block and root)"
 
 
 def write_outputs(report: VerifyReport, out: Path) -> list[Path]:

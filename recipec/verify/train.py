@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from recipec.recipe import PARAM_CLASSES
 from recipec.verify.data import Batches
+from recipec.verify.distributed import Dist, full_matrix, shard
 from recipec.verify.model import Decoder, ModelConfig, classify, layer_of
 from recipec.verify.report import ClassHyper, RungReport
 from recipec.verify.sigma import top_singular_value
@@ -37,6 +38,7 @@ class RunSettings:
     vocab_size: int
     progress: bool = True
     compile: bool = False  # torch.compile the model's forward (and backward) graph
+    micro_batches: int = 1  # slices of the global batch per step (gradient accumulation); a multiple of world
 
 
 def model_config(resolved, vocab_size: int, seq_len: int, norm_eps: float, rope_theta: float) -> ModelConfig:
@@ -96,13 +98,34 @@ def flops_per_token(cfg: ModelConfig) -> float:
                  bias=cfg.bias).flops_per_token()
 
 
-def train_rung(rung, settings: RunSettings, corpus, recipe, label: str) -> RungReport:
+def clip_gradients(params, max_norm: float, dist: Dist | None = None) -> torch.Tensor:
+    """``torch.nn.utils.clip_grad_norm_`` (coefficient max_norm / (‖g‖ + 1e-6), at most 1) with the global
+    norm summed in float64 from each tensor's (or shard's) own norm. The order of that sum differs between
+    one process and N sharded ones; in float64 the difference stays far below one float32 rounding step, so
+    both get the same float32 coefficient, bit for bit. No host synchronisation."""
+    local = [g.to_local() if hasattr(g, "to_local") else g for g in (p.grad for p in params) if g is not None]
+    if not local:
+        return torch.zeros(())
+    sq = torch.stack([torch.linalg.vector_norm(g, dtype=torch.float64).square() for g in local]).sum()
+    if dist is not None:
+        dist.all_sum(sq)
+    norm = sq.sqrt()
+    coef = (max_norm / (norm + 1e-6)).clamp(max=1.0).to(local[0].dtype)
+    torch._foreach_mul_(local, coef)
+    return norm
+
+
+def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Dist | None = None) -> RungReport:
+    """Train one rung; with ``dist`` (under torchrun) data-parallel with FSDP2 over ``dist.world`` ranks,
+    on the same global batch and data order, and with the same σ values, as one process."""
     resolved = rung.resolved
     device = torch.device(settings.device)
     cfg = model_config(resolved, settings.vocab_size, settings.seq_len, recipe.model.norm_eps,
                        recipe.model.rope_theta)
     torch.manual_seed(settings.seed)
     model = Decoder(cfg).to(device)
+    if dist is not None:
+        shard(model, dist)  # every rank built the same init from the same seed; keep its own shards
     forward = torch.compile(model) if settings.compile else model
     hyper = class_hyper(resolved, settings.compression)
     opt_kwargs = {"fused": True} if device.type == "cuda" else {"foreach": True}
@@ -115,6 +138,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str) -> RungR
     z_loss = resolved.optimizer.z_loss
 
     matrices = [(n, p) for n, p in model.named_parameters() if p.ndim == 2]
+    params = list(model.parameters())
     warm_blocks: dict[str, torch.Tensor] = {}
     sigma_curve: dict[str, list[tuple[int, float]]] = {}
     per_layer: dict[str, list[float]] = {}
@@ -127,17 +151,46 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str) -> RungR
     segments: list[tuple[int, float]] = []  # (steps, seconds) between checkpoints, σ measurement excluded
     last_step = 0
     checkpoints = set(settings.checkpoints)
+    world = 1 if dist is None else dist.world
+    # Micro batches: equal slices of the global batch whose gradients are summed (scaled by 1/count);
+    # under N processes each rank takes micro_batches/N of them and FSDP averages over ranks.
+    if settings.micro_batches % world or settings.batch % settings.micro_batches:
+        raise ValueError(f"micro_batches {settings.micro_batches} must be a multiple of the {world} processes "
+                         f"and divide the batch {settings.batch}")
+    local_micro = settings.micro_batches // world
+    micro_rows = settings.batch // settings.micro_batches
     started = time.perf_counter()
+
+    def estimates() -> list[tuple[float, int, bool]]:
+        """(σ, iterations, converged) of every matrix, in ``matrices`` order."""
+        if dist is None:
+            out = []
+            for name, p in matrices:
+                res = top_singular_value(p, init=warm_blocks.get(name), seed=settings.seed)
+                warm_blocks[name] = res.block
+                out.append((res.sigma, res.iterations, res.converged))
+            return out
+        # Sharded: gather each whole matrix (a collective on every rank), estimate matrix i on rank
+        # i mod world (which keeps its warm block), then share the results; a sum with zeros is exact.
+        shared = torch.zeros(len(matrices), 3, dtype=torch.float64, device=dist.device)
+        for i, (name, p) in enumerate(matrices):
+            with torch.no_grad():
+                w = full_matrix(p.detach())
+            if i % dist.world == dist.rank:
+                res = top_singular_value(w, init=warm_blocks.get(name), seed=settings.seed)
+                warm_blocks[name] = res.block
+                shared[i, 0], shared[i, 1], shared[i, 2] = res.sigma, res.iterations, float(res.converged)
+            del w
+        rows = dist.all_sum(shared).tolist()
+        return [(s, int(n), bool(c)) for s, n, c in rows]
 
     def measure(step: int) -> None:
         nonlocal iterations, unconverged
         by_kind: dict[str, list[tuple[int | None, float]]] = {}
-        for name, p in matrices:
-            res = top_singular_value(p, init=warm_blocks.get(name), seed=settings.seed)
-            warm_blocks[name] = res.block
-            iterations += res.iterations
-            unconverged += 0 if res.converged else 1
-            by_kind.setdefault(classify(name, p)[1], []).append((layer_of(name), res.sigma))
+        for (name, p), (sigma, its, converged) in zip(matrices, estimates()):
+            iterations += its
+            unconverged += 0 if converged else 1
+            by_kind.setdefault(classify(name, p)[1], []).append((layer_of(name), sigma))
         for kind, values in by_kind.items():
             sigmas = [v for _, v in values]
             sigma_curve.setdefault(kind, []).append((step, sum(sigmas) / len(sigmas)))
@@ -152,23 +205,32 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str) -> RungR
     measure(0)
     tick = time.perf_counter()
     for step in range(1, settings.steps + 1):
-        batch = torch.from_numpy(batches.next()).to(device, non_blocking=True)
-        x, y = batch[:, :-1], batch[:, 1:]
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            logits = forward(x)
-        logits = logits.float()
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        total = loss + z_loss * torch.logsumexp(logits, dim=-1).pow(2).mean() if z_loss else loss
+        rows = batches.next()
+        if dist is not None:
+            rows = dist.local_rows(rows)  # the same global batch as one process, split by rank
         optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        for j in range(local_micro):
+            if dist is not None and local_micro > 1:  # reduce-scatter once, after the last micro batch
+                model.set_requires_gradient_sync(j == local_micro - 1)
+            part = rows[j * micro_rows:(j + 1) * micro_rows] if local_micro > 1 else rows
+            batch = torch.from_numpy(part).to(device, non_blocking=True)
+            x, y = batch[:, :-1], batch[:, 1:]
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                logits = forward(x)
+            logits = logits.float()
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            total = loss + z_loss * torch.logsumexp(logits, dim=-1).pow(2).mean() if z_loss else loss
+            (total / local_micro if local_micro > 1 else total).backward()
+            loss_sum += loss.detach()
+            loss_count += 1
         if clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip, foreach=True)
+            clip_gradients(params, clip, dist)
         optimizer.step()
         scheduler.step()
-        loss_sum += loss.detach()
-        loss_count += 1
         if step in checkpoints:
-            mean_loss = float(loss_sum) / loss_count  # host sync, checkpoints only
+            if dist is not None:  # the global mean: the mean of the ranks' means over equal shares
+                dist.all_sum(loss_sum)
+            mean_loss = float(loss_sum) / (loss_count * world)  # host sync, checkpoints only; equal shares
             segments.append((step - last_step, time.perf_counter() - tick))
             last_step = step
             loss_sum.zero_()
@@ -215,7 +277,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str) -> RungR
         diverged=diverged,
         seconds=time.perf_counter() - started,
         tokens_per_second=tps,
-        mfu=(tps * flops_tok / peak) if peak else None,
+        mfu=(tps * flops_tok / (peak * world)) if peak else None,
     )
 
 
