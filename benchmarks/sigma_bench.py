@@ -47,8 +47,8 @@ def main() -> None:
         for label, w in (("gaussian", gauss), ("spiked", spike)):
             w = w.to(device)
             top_singular_value(w)  # warm-up (kernels, allocator)
-            t_ref, ref = _time(lambda: float(torch.linalg.matrix_norm(w, ord=2)), device, args.repeat)
-            t_est, res = _time(lambda: top_singular_value(w), device, args.repeat)
+            t_ref, ref = _time(lambda w=w: float(torch.linalg.matrix_norm(w, ord=2)), device, args.repeat)
+            t_est, res = _time(lambda w=w: top_singular_value(w), device, args.repeat)
             err = abs(res.sigma - ref) / ref
             print(f"{device:<6} {label:<9} {t_ref:>10.3f} {t_est:>11.4f} {t_ref / t_est:>8.1f}x {err:>9.2e} "
                   f"{res.iterations:>6}")

@@ -213,3 +213,13 @@ def test_attention_scale_default_follows_head_dim():
     r = resolved(text)
     assert r.multipliers.attn_logit_scale.value == pytest.approx(1 / math.sqrt(128), rel=REL)
     assert r.multipliers.attn_logit_scale.chain[-1].ruleset == "default"
+
+
+def test_absolute_formula_conflicts_with_a_power_law_on_the_same_value():
+    text = BASE.replace("transfer: [fan2025]", "transfer: [deepseek-2024, adam-sqrt-batch]")
+    with pytest.raises(RecipecError) as e:
+        resolved(text)
+    first = e.value.diagnostics[0]
+    assert first.path == "transfer[1]"
+    assert "rules/deepseek-2024.yaml sets it by an absolute formula" in first.message
+    assert "rules/adam-sqrt-batch.yaml scales it by a power law" in first.message

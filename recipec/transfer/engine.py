@@ -27,7 +27,7 @@ from recipec.resolved import (
     ScheduleInfo, ShapeInfo, Step, Value,
 )
 from recipec.shape import Shape, ShapeError, resolve_shape
-from recipec.transfer.ruleset import AXES, AXIS_SYMBOL, GLOBAL_HPARAMS, RuleSet, load_ruleset
+from recipec.transfer.ruleset import AXES, GLOBAL_HPARAMS, RuleSet, load_ruleset
 
 PROXY = "proxy"
 
@@ -77,7 +77,7 @@ def _check_conflicts(sets: list[RuleSet], smap: SourceMap) -> None:
                 key = (rule.axis or "fixed", cls, rule.hp)
                 touched.setdefault((cls, rule.hp), []).append((i, rs))
                 if key in seen:
-                    j, other, other_spec = seen[key]
+                    _, other, other_spec = seen[key]
                     if other_spec != spec:
                         where = "elsewhere in the same file" if other is rs else f"but {other.file} sets"
                         diags.append(Diagnostic(
@@ -101,11 +101,11 @@ def _check_conflicts(sets: list[RuleSet], smap: SourceMap) -> None:
     for (cls, hp), (i, frs) in formulas.items():
         for j, other in touched.get((cls, hp), []):
             if other is not frs:
-                first, second = sorted([(i, frs), (j, other)], key=lambda t: t[0])
+                later = max(i, j)  # point at whichever of the two comes second in `transfer`
                 diags.append(Diagnostic(
                     f"rule sets conflict on ({cls}, {hp}): {frs.file} sets it by an absolute formula, "
                     f"{other.file} scales it by a power law",
-                    path=f"transfer[{second[0]}]", location=smap.locate(("transfer", second[0])),
+                    path=f"transfer[{later}]", location=smap.locate(("transfer", later)),
                 ))
                 break
     if diags:

@@ -50,7 +50,7 @@ def check(ctx, options):
             yield Finding(("optimizer", "per_class", cls, "weight_decay"),
                           f"{cls} weight decay {fmt(per.weight_decay)} is replaced by 0 at every size (rule set "
                           f"'{ruleset}'): the proxy never trains with it",
-                          hint=f"remove it, or set it to 0")
+                          hint="remove it, or set it to 0")
         for name, size in r.sizes.items():
             ov = getattr(size.overrides, cls)
             if ov is not None and ov.weight_decay:
