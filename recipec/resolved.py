@@ -6,11 +6,29 @@ This is what lint, render and verify consume. Frozen pydantic models, so it seri
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
 from recipec.recipe import PARAM_CLASSES
+
+
+def convert_weight_decay(wd: float, lr: float, frm: str, to: str) -> float:
+    """Coupled λ (w -= η·λ·w, torch AdamW) ↔ independent λ' (w -= λ'·w): λ' = η·λ."""
+    if frm == to:
+        return wd
+    if (frm, to) == ("coupled", "independent"):
+        return wd * lr
+    return wd / lr if lr else 0.0
+
+
+class CoupledClass(NamedTuple):
+    """One class's AdamW settings in torch's coupled convention (what every framework takes)."""
+
+    lr: float
+    weight_decay: float
+    eps: float
+    init_std: float | None
 
 
 class _Frozen(BaseModel):
@@ -170,13 +188,15 @@ class Resolved(_Frozen):
     def coupled_weight_decay(self, cls: str) -> float:
         """The class's WD in torch AdamW's coupled form (w -= lr·wd·w)."""
         hp = self.classes[cls]
-        if self.optimizer.wd_convention == "coupled":
-            return hp.weight_decay.value
-        return hp.weight_decay.value / hp.lr.value if hp.lr.value else 0.0
+        return convert_weight_decay(hp.weight_decay.value, hp.lr.value, self.optimizer.wd_convention, "coupled")
 
     def independent_weight_decay(self, cls: str) -> float:
         """The class's WD in the independent form (w -= wd·w per step, at peak LR)."""
         hp = self.classes[cls]
-        if self.optimizer.wd_convention == "independent":
-            return hp.weight_decay.value
-        return hp.weight_decay.value * hp.lr.value
+        return convert_weight_decay(hp.weight_decay.value, hp.lr.value, self.optimizer.wd_convention, "independent")
+
+    def coupled(self, cls: str) -> CoupledClass:
+        """LR, coupled WD, eps and init std of a class: the numbers a torch AdamW group needs."""
+        hp = self.classes[cls]
+        return CoupledClass(lr=hp.lr.value, weight_decay=self.coupled_weight_decay(cls), eps=hp.eps.value,
+                            init_std=None if hp.init_std is None else hp.init_std.value)

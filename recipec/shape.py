@@ -33,6 +33,13 @@ class Shape:
     qk_norm: bool
     bias: bool
 
+    @classmethod
+    def of(cls, obj, **changes) -> "Shape":
+        """A Shape from anything with the same field names (ShapeInfo, verify's ModelConfig), with changes."""
+        from dataclasses import fields
+
+        return cls(**{f.name: changes.get(f.name, getattr(obj, f.name)) for f in fields(cls)})
+
     # ---- parameter counts by class (LLaMA-style decoder, SwiGLU MLP, pre-norm)
     @property
     def attn_q_dim(self) -> int:

@@ -48,11 +48,7 @@ def _settings(recipe) -> dict[str, Any]:
         return {"classes": classes, "betas": tuple(recipe["optimizer"]["betas"]),
                 "multipliers": dict(recipe["multipliers"])}
     r = recipe  # recipec.resolved.Resolved
-    classes = {}
-    for c in CLASSES:
-        hp = r.classes[c]
-        classes[c] = {"lr": hp.lr.value, "weight_decay": r.coupled_weight_decay(c), "eps": hp.eps.value,
-                      "init_std": None if hp.init_std is None else hp.init_std.value}
+    classes = {c: r.coupled(c)._asdict() for c in CLASSES}
     m = r.multipliers
     return {"classes": classes, "betas": tuple(r.optimizer.betas),
             "multipliers": {"output": m.output_multiplier.value, "embedding": m.embedding_multiplier.value,

@@ -32,12 +32,7 @@ class ClassGroup:
 
 def class_groups(resolved) -> tuple[ClassGroup, ...]:
     """One group per class, coupled WD, no lowering."""
-    out = []
-    for cls in CLASS_ORDER:
-        hp = resolved.classes[cls]
-        out.append(ClassGroup(name=cls, cls=cls, lr=hp.lr.value, weight_decay=resolved.coupled_weight_decay(cls),
-                              eps=hp.eps.value, init_std=None if hp.init_std is None else hp.init_std.value))
-    return tuple(out)
+    return tuple(ClassGroup(name=cls, cls=cls, **resolved.coupled(cls)._asdict()) for cls in CLASS_ORDER)
 
 
 def lowered(group: ClassGroup, c: float, name: str | None = None) -> ClassGroup:

@@ -23,7 +23,7 @@ from recipec.diagnostics import Diagnostic, Location, RecipecError
 from recipec.load.yaml_source import SourceMap, format_path
 from recipec.recipe import PARAM_CLASSES, Recipe, Size, SizeModel
 from recipec.resolved import (
-    BatchInfo, ClassHParams, ClusterInfo, Derived, Multipliers, OptimizerInfo, Resolved, RuleSetInfo,
+    BatchInfo, convert_weight_decay, ClassHParams, ClusterInfo, Derived, Multipliers, OptimizerInfo, Resolved, RuleSetInfo,
     ScheduleInfo, ShapeInfo, Step, Value,
 )
 from recipec.shape import Shape, ShapeError, resolve_shape
@@ -432,13 +432,13 @@ def _resolve_wd(ctx: _Context, applier: _Applier, sets: list[RuleSet], cls: str,
     # Rule sets state WD exponents in their own convention (coupled unless they say otherwise).
     rule_conv = _wd_rule_convention(sets, cls)
     if convention != rule_conv:
-        value = _convert(value, pv["lr"], convention, rule_conv)
+        value = convert_weight_decay(value, pv["lr"], convention, rule_conv)
         chain.append(Step(kind="convert", value=value, factor=value / proxy if proxy else None,
                           note=f"{convention} → {rule_conv} at the proxy LR {pv['lr']:g}"))
     value = applier.apply(cls, "weight_decay", value, chain)
     if convention != rule_conv:
         before = value
-        value = _convert(value, lr.value, rule_conv, convention)
+        value = convert_weight_decay(value, lr.value, rule_conv, convention)
         chain.append(Step(kind="convert", value=value, factor=value / before if before else None,
                           note=f"{rule_conv} → {convention} at the target LR {lr.value:g}"))
     return Value(value=value, proxy=proxy, chain=tuple(chain))
@@ -453,19 +453,12 @@ def _wd_rule_convention(sets: list[RuleSet], cls: str) -> str:
     return conventions.pop() if conventions else "coupled"
 
 
-def _convert(wd: float, lr: float, frm: str, to: str) -> float:
-    """Coupled λ (w -= η·λ·w) ↔ independent λ' (w -= λ'·w): λ' = η·λ."""
-    if frm == to:
-        return wd
-    return wd * lr if (frm, to) == ("coupled", "independent") else wd / lr
-
-
 def coupled_to_independent(wd: float, lr: float) -> float:
-    return _convert(wd, lr, "coupled", "independent")
+    return convert_weight_decay(wd, lr, "coupled", "independent")
 
 
 def independent_to_coupled(wd: float, lr: float) -> float:
-    return _convert(wd, lr, "independent", "coupled")
+    return convert_weight_decay(wd, lr, "independent", "coupled")
 
 
 def _schedule(r: Recipe, total_steps: int, batch_tokens: int) -> ScheduleInfo:

@@ -149,9 +149,7 @@ def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int,
     from recipec.shape import Shape
 
     s = rung.resolved.shape
-    shape = Shape(width=s.width, depth=s.depth, heads=s.heads, head_dim=s.head_dim, kv_heads=s.kv_heads,
-                  ffn_hidden=s.ffn_hidden, vocab_size=vocab_size, seq_len=seq_len, tied_embeddings=s.tied_embeddings,
-                  norm=s.norm, qk_norm=s.qk_norm, bias=s.bias)
+    shape = Shape.of(s, vocab_size=vocab_size, seq_len=seq_len)
     n = shape.total_params()
     tokens = batch * seq_len
     act = 2 if on_gpu else 4  # bf16 autocast on GPU, fp32 on CPU

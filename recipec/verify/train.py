@@ -58,10 +58,9 @@ def class_hyper(resolved, compression: float) -> dict[str, ClassHyper]:
     """Per-class AdamW settings in torch's coupled form; λ × the common time-compression factor."""
     out = {}
     for cls in PARAM_CLASSES:
-        hp = resolved.classes[cls]
-        wd = resolved.coupled_weight_decay(cls)
-        out[cls] = ClassHyper(lr=hp.lr.value, weight_decay=wd * compression, weight_decay_resolved=wd,
-                              eps=hp.eps.value, init_std=hp.init_std.value if hp.init_std else None)
+        c = resolved.coupled(cls)
+        out[cls] = ClassHyper(lr=c.lr, weight_decay=c.weight_decay * compression, weight_decay_resolved=c.weight_decay,
+                              eps=c.eps, init_std=c.init_std)
     return out
 
 
@@ -92,10 +91,7 @@ def flops_per_token(cfg: ModelConfig) -> float:
     """Model FLOPs per trained token (6·N_matmul + attention), counted as for the recipe's own shapes."""
     from recipec.shape import Shape
 
-    return Shape(width=cfg.width, depth=cfg.depth, heads=cfg.heads, head_dim=cfg.head_dim, kv_heads=cfg.kv_heads,
-                 ffn_hidden=cfg.ffn_hidden, vocab_size=cfg.vocab_size, seq_len=cfg.seq_len,
-                 tied_embeddings=cfg.tied_embeddings, norm=cfg.norm, qk_norm=cfg.qk_norm,
-                 bias=cfg.bias).flops_per_token()
+    return Shape.of(cfg).flops_per_token()
 
 
 def clip_gradients(params, max_norm: float, dist: Dist | None = None) -> torch.Tensor:
