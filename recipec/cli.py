@@ -257,44 +257,23 @@ def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtyp
 
 
 def _calibrate(loaded, opts, before, out: Path):
-    """Fit, write the calibrated rule set, re-run the ladder with it; returns the confirming report."""
-    import dataclasses
-    import json
-
-    from recipec.load import LoadedRecipe
-    from recipec.resources import rules_dir
-    from recipec.transfer import resolve_loaded
-    from recipec.verify.calibrate import calibrated_ruleset_text, fit
-    from recipec.verify.run import run_verify, terminal, write_outputs
-
-    resolved = resolve_loaded(loaded, opts.size)
-    cal = fit(before, resolved, list(loaded.recipe.transfer))
-    builtin = next(rs for rs in resolved.rulesets if rs.name == cal.ruleset).file.startswith("rules/")
-    source = rules_dir() / f"{cal.ruleset}.yaml" if builtin else Path(loaded.path).parent / cal.ruleset_file
-    rules_file = (out / f"{cal.ruleset}-calibrated.yaml").resolve()
-    write_atomic(rules_file, calibrated_ruleset_text(cal, before, source))
-    transfer = list(loaded.recipe.transfer)
-    item = transfer[cal.transfer_index]
-    transfer[cal.transfer_index] = str(rules_file) if isinstance(item, str) else item.model_copy(
-        update={"name": str(rules_file)})
-    calibrated = LoadedRecipe(recipe=loaded.recipe.model_copy(update={"transfer": transfer}),
-                              source_map=loaded.source_map, path=loaded.path, sha256=loaded.sha256, text=loaded.text)
-    after = run_verify(calibrated, dataclasses.replace(opts, steps=before.steps))
+    """Fit, write the calibrated rule set, re-run the ladder with it; print both. Returns the confirming report."""
+    from recipec.verify.calibrate import calibrate_and_confirm
     from recipec.verify.distributed import is_primary
+    from recipec.verify.run import terminal, write_outputs
 
+    cal, after, rules_file = calibrate_and_confirm(loaded, opts, before, out)
     if not is_primary():  # under torchrun: rank 0 reports
         return after
     paths = write_outputs(before, out / "before") + write_outputs(after, out / "after")
-    summary = {"ruleset": cal.ruleset, "exponent": cal.exponent, "mean_slope": cal.slope, "fitted_exponent": cal.fitted,
-               "per_kind_exponent": cal.per_kind, "calibrated_rules": str(rules_file),
-               "before": before.verdict, "after": after.verdict}
-    write_atomic(out / "calibration.json", json.dumps(summary, indent=2) + "\n")
+    summary = out / "calibration.json"
+    write_atomic(summary, cal.summary_json(rules_file, before.verdict, after.verdict))
     click.echo("before:\n" + terminal(before))
     click.echo(f"calibrated {cal.ruleset}: hidden weight decay ∝ m^{cal.exponent:g} → m^{cal.fitted:.3f} "
                f"(mean slope {cal.slope:+.3f}; per kind " +
                ", ".join(f"{k} {v:.2f}" for k, v in cal.per_kind.items()) + f"); wrote {rules_file}\n")
     click.echo("after (confirming run with the calibrated rule set):\n" + terminal(after), nl=False)
-    click.echo("wrote " + ", ".join(str(p) for p in paths + [out / "calibration.json"]), err=True)
+    click.echo("wrote " + ", ".join(str(p) for p in paths + [summary]), err=True)
     return after
 
 
