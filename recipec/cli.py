@@ -243,6 +243,11 @@ def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtyp
                          progress=not quiet, budget_minutes=budget, compile=use_compile)
     if budget is not None and budget <= 0:
         raise RecipecError(f"--budget: must be > 0 (got {budget:g})")
+    if calibrate:  # refuse before any training when there is no exponent to calibrate
+        from recipec.transfer import resolve_loaded
+        from recipec.verify.calibrate import hidden_wd_width_rule
+
+        hidden_wd_width_rule(resolve_loaded(loaded, size))
     report = run_verify(loaded, opts)
     try:
         if calibrate:

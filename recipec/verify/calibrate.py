@@ -43,7 +43,7 @@ def hidden_wd_width_rule(resolved) -> tuple[str, float]:
     for step in resolved.classes["hidden"].weight_decay.chain:
         if step.kind == "power" and step.axis == "width":
             return step.ruleset, step.exponent
-    raise RecipecError(Diagnostic("--calibrate needs a rule set with a width rule for hidden weight decay "
+    raise RecipecError(Diagnostic("needs a rule set with a width rule for hidden weight decay "
                                   "(fan2025, mup-adamw, mup-megatron, or a file of your own)", path="--calibrate"))
 
 

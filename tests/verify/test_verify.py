@@ -337,3 +337,11 @@ def test_auto_widths_fit_the_budget():
         ladder.plan_auto(loaded, "big", 2, 32, 256, cost, 1e12, 1e-6, 100, "auto")
     memory_capped = ladder.plan_auto(loaded, "big", 2, 32, 256, cost, 40e6, None, 100, "auto")  # 256 needs ~54 MB
     assert max(memory_capped) < 256
+
+
+def test_calibrate_without_a_hidden_wd_width_rule_is_refused_before_training(tmp_path):
+    result = _verify("--widths", "32,64", "--steps", "4", "--calibrate", "--set", "transfer=[adam-sqrt-batch]",
+                     "--out", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert "--calibrate: needs a rule set with a width rule for hidden weight decay" in result.output
+    assert not (tmp_path / "before").exists()  # nothing trained
