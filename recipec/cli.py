@@ -267,13 +267,16 @@ def _calibrate(loaded, opts, before, out: Path):
     from recipec.verify.distributed import is_primary
     from recipec.verify.run import terminal, write_outputs
 
+    paths = []
+    if is_primary():  # the first ladder's report is kept even if the confirming run is cut short
+        paths = write_outputs(before, out / "before")
+        click.echo("before:\n" + terminal(before))
     cal, after, rules_file = calibrate_and_confirm(loaded, opts, before, out)
     if not is_primary():  # under torchrun: rank 0 reports
         return after
-    paths = write_outputs(before, out / "before") + write_outputs(after, out / "after")
+    paths += write_outputs(after, out / "after")
     summary = out / "calibration.json"
     write_atomic(summary, cal.summary_json(rules_file, before.verdict, after.verdict))
-    click.echo("before:\n" + terminal(before))
     click.echo(f"calibrated {cal.ruleset}: hidden weight decay ∝ m^{cal.exponent:g} → m^{cal.fitted:.3f} "
                f"(mean slope {cal.slope:+.3f}; per kind " +
                ", ".join(f"{k} {v:.2f}" for k, v in cal.per_kind.items()) + f"); wrote {rules_file}\n")

@@ -32,11 +32,15 @@ class Corpus:
     sha256: str
 
 
-def builtin_corpus(min_tokens: int) -> Corpus:
+def builtin_corpus(want_tokens: int, min_tokens: int | None = None) -> Corpus:
+    """Up to ``want_tokens`` bytes (at least 1 MiB, fewer where the library is smaller: batches are random
+    windows, so a run may pass over the corpus more than once); an error below ``min_tokens`` (default
+    ``want_tokens``)."""
+    min_tokens = want_tokens if min_tokens is None else min_tokens
     root = Path(sysconfig.get_paths()["stdlib"])
     skip = {"site-packages", "dist-packages", "test", "tests", "idlelib", "__pycache__"}
     files = sorted(p for p in root.rglob("*.py") if not (skip & set(p.relative_to(root).parts)))
-    want = max(min_tokens, 1 << 20)
+    want = max(want_tokens, 1 << 20)
     chunks, total, h = [], 0, hashlib.sha256()
     for path in files:
         try:
@@ -50,7 +54,7 @@ def builtin_corpus(min_tokens: int) -> Corpus:
             break
     if total < min_tokens:
         raise RecipecError(f"the built-in corpus has {total} bytes, fewer than the {min_tokens} this run needs; "
-                           "lower --steps or pass --data PATH")
+                           "lower --seq-len or pass --data PATH")
     arr = np.frombuffer(b"".join(chunks), dtype=np.uint8)
     return Corpus(arr, BYTE_VOCAB, f"Python {sysconfig.get_python_version()} standard library source, "
                                    f"{len(chunks)} files, {total:,} bytes (byte-level)", h.hexdigest())

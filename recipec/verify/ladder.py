@@ -17,7 +17,7 @@ from recipec.transfer import resolve
 from recipec.transfer.engine import load_rulesets
 
 TIMESCALES = 5.0  # "several τ": how many AdamW timescales the slowest rung should see
-MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 200, 2000, 600
+MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 200, 1000, 600
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,13 @@ def choose_steps_and_compression(rungs: list[Rung], steps: int | None, compressi
 # --------------------------------------------------------------------------- cost planning
 
 ASSUMED_GPU_MFU = 0.3  # for time planning only; benchmarks/trainer_bench.py measures the real figure
+# (H100, eager, batch 32 × 512, 2026-11-22: 29.7% at width 2048 and 40.4% at 4096; see benchmarks/RESULTS.md)
+# Narrow rungs on a GPU are bound by kernel launches and host work, not FLOPs: an eager step of the
+# reference model at widths 256–512 and depth 2 took ~11 ms on that H100 whatever its size. A floor per
+# step, scaled by depth from that measurement (the launches grow with the layers).
+GPU_STEP_FLOOR_PER_LAYER_S = 0.0055
+# σ at a checkpoint: a few warm-started block-Krylov iterations per matrix; ~4 ms a matrix on that H100.
+GPU_SIGMA_SECONDS_PER_MATRIX = 0.004
 ASSUMED_CPU_FLOPS = 1e11  # rough fp32 throughput of a few cores, for time planning only
 EAGER_HEADROOM = 1.5  # the eager reference model keeps ~1.3x a fused kernel's activations (+ transients)
 
@@ -143,8 +150,9 @@ class RungCost:
 
 
 def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int, on_gpu: bool,
-              peak_flops: float | None) -> RungCost:
-    """Memory (fp32 weights, gradients and AdamW moments; activations of one step) and time of a rung."""
+              peak_flops: float | None, checkpoints: int = 0) -> RungCost:
+    """Memory (fp32 weights, gradients and AdamW moments; activations of one step) and time of a rung
+    (the steps, at an assumed MFU or the launch floor on a GPU, plus σ at ``checkpoints`` + 1 points)."""
     from recipec.estimate import layer_activation_elements
     from recipec.shape import Shape
 
@@ -157,8 +165,14 @@ def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int,
     logits = tokens * vocab_size * (act + 4 + 4)  # logits, their fp32 copy, the softmax gradient
     memory = 16 * n + activations + logits
     flops = shape.flops_per_token() * tokens
-    rate = (peak_flops * ASSUMED_GPU_MFU) if on_gpu and peak_flops else ASSUMED_CPU_FLOPS
-    return RungCost(width=s.width, params=n, memory_bytes=memory, flops_per_step=flops, seconds=steps * flops / rate)
+    if on_gpu and peak_flops:
+        step_seconds = max(flops / (peak_flops * ASSUMED_GPU_MFU), GPU_STEP_FLOOR_PER_LAYER_S * s.depth)
+        matrices = s.depth * 7 + (1 if s.tied_embeddings else 2)  # q k v o gate up down; embedding, output
+        sigma_seconds = (checkpoints + 1) * matrices * GPU_SIGMA_SECONDS_PER_MATRIX
+    else:
+        step_seconds, sigma_seconds = flops / ASSUMED_CPU_FLOPS, 0.0
+    return RungCost(width=s.width, params=n, memory_bytes=memory, flops_per_step=flops,
+                    seconds=steps * step_seconds + sigma_seconds)
 
 
 def check_fits(costs: list[RungCost], memory_limit: float, where: str) -> None:

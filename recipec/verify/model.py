@@ -78,10 +78,14 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         b, t, _ = x.shape
         c = self.cfg
-        q = self.q_norm(self.q(x).view(b, t, c.heads, c.head_dim)).transpose(1, 2)
-        k = self.k_norm(self.k(x).view(b, t, c.kv_heads, c.head_dim)).transpose(1, 2)
+        q = self.q(x).view(b, t, c.heads, c.head_dim)
+        k = self.k(x).view(b, t, c.kv_heads, c.head_dim)
+        if c.qk_norm:  # under bf16 autocast: normalise in float32, the norm weight's dtype (fused kernel)
+            q, k = self.q_norm(q.float()), self.k_norm(k.float())
         v = self.v(x).view(b, t, c.kv_heads, c.head_dim).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        # SDPA needs one dtype: back to the projections' (bf16 under autocast; a no-op in float32)
+        q = apply_rope(q.transpose(1, 2), cos, sin).to(v.dtype)
+        k = apply_rope(k.transpose(1, 2), cos, sin).to(v.dtype)
         if c.kv_heads != c.heads:
             repeat = c.heads // c.kv_heads
             k = k.repeat_interleave(repeat, dim=1)

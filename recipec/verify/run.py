@@ -80,7 +80,7 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
     memory_limit, peak, where = _device_capacity(device)
 
     def cost(rung, steps):
-        return ladder.rung_cost(rung, vocab, batch, seq_len, steps, on_gpu, peak)
+        return ladder.rung_cost(rung, vocab, batch, seq_len, steps, on_gpu, peak, max(2, opts.checkpoints))
 
     if opts.widths.strip() == "auto" and opts.budget_minutes is not None:
         widths = ladder.plan_auto(loaded, opts.size, opts.depth, recipe.model.width, target_width, cost,
@@ -94,9 +94,12 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
 
     need = steps * batch * (seq_len + 1) + seq_len + 2
     if opts.data == "builtin":
-        corpus = builtin_corpus(min(need, 64 << 20))
+        corpus = builtin_corpus(min(need, 64 << 20), min_tokens=seq_len + 2)
     else:
         corpus = token_file(opts.data, opts.data_dtype, recipe.model.vocab_size, seq_len + 2)
+    passes = steps * batch * (seq_len + 1) / len(corpus.tokens)
+    if passes > 1:  # random windows: a short corpus is sampled more than once; say so
+        corpus.description += f"; the run samples about {passes:.1f}× its length in random windows"
     n_ck = max(2, opts.checkpoints)
     checkpoints = sorted({max(1, round(steps * i / n_ck)) for i in range(1, n_ck + 1)} | {steps})
     warmup = max(1, round(opts.warmup_fraction * steps))

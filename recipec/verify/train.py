@@ -129,7 +129,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
     warm = max(1, settings.warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
     batches = Batches(corpus, settings.batch, settings.seq_len, settings.seed)
-    use_bf16 = device.type == "cuda"
+    use_bf16 = pin = device.type == "cuda"
     clip = resolved.optimizer.grad_clip
     z_loss = resolved.optimizer.z_loss
 
@@ -209,7 +209,10 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
             if dist is not None and local_micro > 1:  # reduce-scatter once, after the last micro batch
                 model.set_requires_gradient_sync(j == local_micro - 1)
             part = rows[j * micro_rows:(j + 1) * micro_rows] if local_micro > 1 else rows
-            batch = torch.from_numpy(part).to(device, non_blocking=True)
+            batch = torch.from_numpy(part)
+            if pin:  # a pinned source lets the copy overlap the previous step's kernels (no host stall)
+                batch = batch.pin_memory()
+            batch = batch.to(device, non_blocking=True)
             x, y = batch[:, :-1], batch[:, 1:]
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 logits = forward(x)

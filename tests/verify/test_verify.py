@@ -16,6 +16,7 @@ torch = pytest.importorskip("torch")
 from click.testing import CliRunner  # noqa: E402
 
 from recipec.cli import main  # noqa: E402
+from recipec.diagnostics import RecipecError  # noqa: E402
 from recipec.load import load_recipe  # noqa: E402
 from recipec.verify import ladder  # noqa: E402
 from recipec.verify.data import Batches, builtin_corpus, token_file  # noqa: E402
@@ -170,6 +171,15 @@ def test_builtin_corpus_and_same_order_at_every_width():
         assert np.array_equal(a.next(), b.next())
 
 
+def test_builtin_corpus_is_sampled_more_than_once_when_a_run_wants_more():
+    """A GPU ladder samples ~16M tokens, more than the standard library holds (~11 MB): the whole library is
+    used and windows repeat; only a corpus shorter than one sequence is an error."""
+    everything = builtin_corpus(10**12, min_tokens=1000)
+    assert 1 << 20 < len(everything.tokens) < 10**12
+    with pytest.raises(RecipecError, match="fewer than the"):
+        builtin_corpus(10**12)
+
+
 def test_token_file_memmap(tmp_path):
     path = tmp_path / "train.bin"
     np.arange(5000, dtype=np.uint16).__mod__(300).astype(np.uint16).tofile(path)
@@ -314,7 +324,14 @@ def test_rung_cost_counts_weights_grads_adam_and_activations():
     assert cost.memory_bytes > 16 * cost.params
     gpu = ladder.rung_cost(rung, 256, 8, 64, 100, on_gpu=True, peak_flops=989e12)
     assert gpu.memory_bytes < cost.memory_bytes  # bf16 activations
-    assert gpu.seconds == pytest.approx(100 * gpu.flops_per_step / (989e12 * ladder.ASSUMED_GPU_MFU))
+    # a narrow rung on a GPU is launch-bound: the per-layer floor, not its FLOPs, sets the step time
+    assert 100 * gpu.flops_per_step / (989e12 * ladder.ASSUMED_GPU_MFU) < gpu.seconds
+    sigma_once = (2 * 7 + 2) * ladder.GPU_SIGMA_SECONDS_PER_MATRIX  # 16 matrices at step 0
+    assert gpu.seconds == pytest.approx(100 * 2 * ladder.GPU_STEP_FLOOR_PER_LAYER_S + sigma_once)
+    timed = ladder.rung_cost(rung, 256, 8, 64, 100, on_gpu=True, peak_flops=989e12, checkpoints=9)
+    assert timed.seconds - gpu.seconds == pytest.approx(9 * sigma_once)
+    wide = ladder.rung_cost(ladder.plan(loaded, "big", [4096], depth=2)[0], 256, 32, 512, 100, True, 989e12)
+    assert wide.seconds == pytest.approx(100 * wide.flops_per_step / (989e12 * ladder.ASSUMED_GPU_MFU) + sigma_once)
 
 
 def test_a_rung_that_cannot_fit_is_refused_before_training():

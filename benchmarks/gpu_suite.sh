@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The GPU measurements of the verify issues, in three parts that each fit one 10-minute slot.
+#
+#   bash benchmarks/gpu_suite.sh part1 OUTDIR   # smoke ladder, σ estimator, trainer tokens/s + MFU (eager, compiled)
+#   bash benchmarks/gpu_suite.sh part2 OUTDIR   # ladder 256→2048 under mup-adamw, mup-megatron, fan2025 (+ --calibrate)
+#   bash benchmarks/gpu_suite.sh part3 OUTDIR   # ladder 256→4096 at 4 layers with the defaults, alone on the GPU, timed
+#
+# Every step runs under its own time limit and logs to OUTDIR/<step>.log (progress included); the verify
+# reports are packed into OUTDIR/reports.tar.gz. Part 2 runs its three ladders side by side on the one GPU
+# (their timings are not reported) at batch 16 × 512 to fit the slot. Needs recipec importable
+# (pip install .[verify] or PYTHONPATH) and a CUDA GPU.
+set -u
+part=${1:?part1 or part2}
+out=${2:?output directory}
+mkdir -p "$out"
+work=$(mktemp -d)
+export PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
+recipe=examples/llama-proxy.yaml
+t0=$(date +%s)
+
+step() {  # step NAME LIMIT_S COMMAND...
+    local name=$1 limit=$2
+    shift 2
+    local s
+    s=$(date +%s)
+    echo "=== $name (limit ${limit}s, at +$((s - t0))s)"
+    timeout "$limit" "$@" >"$out/$name.log" 2>&1
+    local rc=$?
+    echo "--- $name: exit $rc in $(($(date +%s) - s))s"
+    tail -n 40 "$out/$name.log"
+    return $rc
+}
+
+pack() {
+    tar -C "$work" -czf "$out/reports.tar.gz" . 2>/dev/null
+    echo "=== total $(($(date +%s) - t0))s"
+}
+trap pack EXIT
+
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader
+$py -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__)"
+
+case $part in
+part1)
+    # one short ladder end to end first: a broken CUDA path stops here, cheaply
+    step smoke 120 "$py" -m recipec verify "$recipe" --size 8b --widths 256,512 --depth 2 --steps 40 \
+        --out "$work/smoke" --quiet
+    [ $? -le 1 ] || exit 1
+    step sigma 90 "$py" benchmarks/sigma_bench.py --device cuda --repeat 5
+    step trainer 200 "$py" benchmarks/trainer_bench.py --width 2048,4096 --compile both --steps 60
+    ;;
+part2)
+    # the issue-5 experiment: one recipe, its width rule set swapped (completep and the batch rule kept); fan2025
+    # is the recipe's own and runs with --calibrate (issue 6): its first ladder is the fan2025 table
+    # shellcheck disable=SC2054  # the commas are the --widths value
+    common=(--size 8b --widths 256,512,1024,2048 --depth 4 --batch 16)
+    for rs in mup-adamw mup-megatron; do
+        step "ladder-$rs" 420 "$py" -m recipec verify "$recipe" "${common[@]}" \
+            --set "transfer=[$rs, completep, adam-sqrt-batch]" --out "$work/$rs" &
+    done
+    step calibrate-fan2025 570 "$py" -m recipec verify "$recipe" "${common[@]}" --calibrate --out "$work/fan2025" &
+    wait
+    ;;
+part3)
+    # the issue-6 timing: 256→4096 at 4 layers with the default run length and batch, alone on the GPU
+    step ladder4096 570 "$py" -m recipec verify "$recipe" --size 8b --widths 256,512,1024,2048,4096 --depth 4 \
+        --out "$work/ladder4096"
+    ;;
+*)
+    echo "unknown part $part" >&2
+    exit 2
+    ;;
+esac
