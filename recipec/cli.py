@@ -380,8 +380,11 @@ def rule_cmd(code: str | None, docs: bool) -> None:
               help="fsdp: weights, gradients and optimizer states sharded over data parallel (FSDP2 / ZeRO-3); "
                    "zero1: optimizer states only (Megatron's distributed optimizer).")
 @click.option("--micro-batch", type=int, default=None, help="Sequences per GPU per step (default: the recipe's).")
+@click.option("--kernels", type=click.Choice(["fused", "eager"]), default="fused", show_default=True,
+              help="Which activations autograd keeps: fused (GPU frameworks: fused RMSNorm, flash attention) or "
+                   "eager (PyTorch's composite RMSNorm, as on a CPU).")
 @_user_errors
-def estimate_cmd(recipe, size, sets, gpus, gpu, mfu, sharding, micro_batch) -> None:
+def estimate_cmd(recipe, size, sets, gpus, gpu, mfu, sharding, micro_batch, kernels) -> None:
     """Parameters, training FLOPs, memory per GPU and wall time of a launch. Exit 1 when a GPU would run out
     of memory even with activation checkpointing."""
     from recipec.estimate import GPUS, estimate, text
@@ -391,7 +394,7 @@ def estimate_cmd(recipe, size, sets, gpus, gpu, mfu, sharding, micro_batch) -> N
     if micro_batch is not None and micro_batch <= 0:
         raise RecipecError(f"--micro-batch: must be > 0 (got {micro_batch})")
     result = estimate(resolved, gpus or resolved.cluster.world_size, gpu=gpu, mfu=mfu, sharding=sharding,
-                      micro_batch=micro_batch)
+                      micro_batch=micro_batch, kernels=kernels)
     click.echo(text(result, resolved.recipe_name), nl=False)
     budget = result.gpu.memory_gib * 2**30
     sys.exit(EXIT_FINDINGS if result.memory.total_checkpointed > budget else EXIT_OK)

@@ -37,8 +37,29 @@ def test_memory_arithmetic_fsdp_and_unsharded(r8b):
     assert none.memory.weights == pytest.approx(6 * n)  # fp32 master + bf16 working copy
     tokens = 2 * 4096  # micro batch 2
     per_layer = 2 * layer_activation_elements(r8b.shape, tokens)
-    assert e.memory.activations == pytest.approx(32 * per_layer + 2 * 4096 * tokens)
+    final_norm = 2 * 2 * 4096 * tokens  # bf16 input and output of the final RMSNorm
+    assert e.memory.activations == pytest.approx(32 * per_layer + final_norm)
     assert e.memory.activations_checkpointed < e.memory.activations / 5
+    assert e.memory.logits == pytest.approx(12 * tokens * 128256)  # three float32 copies at the loss
+    # FSDP frees gradients between steps: the peak is the start of backward, without them
+    m = e.memory
+    assert not m.persistent_gradients and m.peak_at == "start of backward"
+    assert m.total == pytest.approx(m.weights + m.optimizer + m.activations + m.logits)
+    # Megatron's distributed optimizer keeps a gradient buffer through backward
+    z = estimate(r8b, 64, sharding="zero1").memory
+    assert z.persistent_gradients and z.total == pytest.approx(z.weights + z.optimizer + z.gradients + z.activations
+                                                               + z.logits)
+
+
+def test_eager_kernels_keep_more_than_fused(r8b):
+    """Per token and layer: fused 4h + 2q + 2kv + 4f + (q + kv); eager 6h + 3q + 2kv + 4f + 2(q + kv)."""
+    s = r8b.shape
+    h, q, kv, f = s.width, s.heads * s.head_dim, s.kv_heads * s.head_dim, s.ffn_hidden
+    assert layer_activation_elements(s, 1) == 4 * h + 2 * q + 2 * kv + 4 * f + q + kv
+    assert layer_activation_elements(s, 1, "eager") == 6 * h + 3 * q + 2 * kv + 4 * f + 2 * (q + kv)
+    eager = estimate(r8b, 64, kernels="eager").memory
+    assert eager.optimizer_step == pytest.approx(4 * max(r8b.derived.params_by_class.values()) / 64)
+    assert eager.activations > estimate(r8b, 64).memory.activations
 
 
 def test_wall_time_and_flops(r8b):

@@ -137,7 +137,9 @@ GPU_STEP_FLOOR_PER_LAYER_S = 0.0055
 # σ at a checkpoint: a few warm-started block-Krylov iterations per matrix; ~4 ms a matrix on that H100.
 GPU_SIGMA_SECONDS_PER_MATRIX = 0.004
 ASSUMED_CPU_FLOPS = 1e11  # rough fp32 throughput of a few cores, for time planning only
-EAGER_HEADROOM = 1.5  # the eager reference model keeps ~1.3x a fused kernel's activations (+ transients)
+# Under bf16 autocast the reference model keeps its residual stream and norms in float32 and the linears
+# keep bf16 copies: ~1.5x the bf16 count of its activations (not measured on a GPU yet).
+AUTOCAST_HEADROOM = 1.5
 
 
 @dataclass(frozen=True)
@@ -151,19 +153,29 @@ class RungCost:
 
 def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int, on_gpu: bool,
               peak_flops: float | None, checkpoints: int = 0) -> RungCost:
-    """Memory (fp32 weights, gradients and AdamW moments; activations of one step) and time of a rung
-    (the steps, at an assumed MFU or the launch floor on a GPU, plus σ at ``checkpoints`` + 1 points)."""
-    from recipec.estimate import layer_activation_elements
+    """Memory and time of a rung of the reference model.
+
+    Memory follows ``recipec.estimate`` with eager kernels (checked against measured CPU peaks by
+    ``benchmarks/estimate_memory.py``): float32 weights and AdamW moments, and the larger of the start of
+    backward (kept activations, the loss's 12 bytes a logit, under autocast the linears' bf16 weight copies)
+    and the optimizer step (gradients; on a CPU the multi-tensor AdamW's temporary of its largest group).
+    Time: the steps, at an assumed MFU or the launch floor on a GPU, plus σ at ``checkpoints`` + 1 points."""
+    from recipec.estimate import final_norm_elements, layer_activation_elements
     from recipec.shape import Shape
 
     s = rung.resolved.shape
     shape = Shape.of(s, vocab_size=vocab_size, seq_len=seq_len)
     n = shape.total_params()
     tokens = batch * seq_len
-    act = 2 if on_gpu else 4  # bf16 autocast on GPU, fp32 on CPU
-    activations = act * (s.depth * layer_activation_elements(shape, tokens) + s.width * tokens) * EAGER_HEADROOM
-    logits = tokens * vocab_size * (act + 4 + 4)  # logits, their fp32 copy, the softmax gradient
-    memory = 16 * n + activations + logits
+    elements = s.depth * layer_activation_elements(shape, tokens, "eager") + final_norm_elements(shape, tokens, "eager")
+    if on_gpu:
+        backward = 2 * elements * AUTOCAST_HEADROOM + 2 * n  # + bf16 weight copies kept by the linears
+        step = 4 * n  # fused AdamW: in place
+    else:
+        backward = 4 * elements
+        largest = max(shape.hidden_params(), shape.embedding_params(), shape.output_params(), shape.vector_params())
+        step = 4 * n + 4 * largest
+    memory = 12 * n + max(backward + 12 * tokens * vocab_size, step)
     flops = shape.flops_per_token() * tokens
     if on_gpu and peak_flops:
         step_seconds = max(flops / (peak_flops * ASSUMED_GPU_MFU), GPU_STEP_FLOOR_PER_LAYER_S * s.depth)

@@ -219,6 +219,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
             logits = logits.float()
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
             total = loss + z_loss * torch.logsumexp(logits, dim=-1).pow(2).mean() if z_loss else loss
+            del logits  # not kept through backward: the loss keeps what it needs (the peak is at the loss)
             (total / local_micro if local_micro > 1 else total).backward()
             loss_sum += loss.detach()
             loss_count += 1
