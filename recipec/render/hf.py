@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recipec.render import LaunchCommand, RenderContext, RenderedFile, TargetOutput
-from recipec.render.classes import class_groups, default_attn_scale, fmt, is_one
+from recipec.render.classes import class_groups
+from recipec.render.gaps import gaps
 from recipec.render.env import slug
 
 ARGS_FILE = "hf_training_args.yaml"
@@ -52,31 +53,13 @@ def plan(ctx: RenderContext) -> Plan:
     if s.decay == "cosine":
         scheduler, kwargs = "cosine_with_min_lr", (("min_lr_rate", s.min_lr_ratio),)
     elif s.decay == "linear":
-        scheduler = "linear"
-        if s.min_lr_ratio > 0:
-            notes.append(f"min_lr_ratio={fmt(s.min_lr_ratio)} is NOT applied: the Trainer's linear schedule decays to 0")
+        scheduler = "linear"  # a floor LR is a gap (recipec.render.gaps)
     elif s.decay == "wsd":
         scheduler = "warmup_stable_decay"
         kwargs = (("num_decay_steps", s.decay_steps), ("min_lr_ratio", s.min_lr_ratio), ("decay_type", "linear"))
     else:
         scheduler = "constant_with_warmup"
-    if r.precision == "fp8":
-        notes.append("precision fp8 is NOT applied by the Trainer arguments: bf16 written")
-    if not is_one(r.multipliers.embedding_multiplier.value):
-        notes.append(f"embedding_multiplier={fmt(r.multipliers.embedding_multiplier.value)} is NOT applied: "
-                     "HF Llama has no embedding multiplier")
-    if abs(r.multipliers.attn_logit_scale.value - default_attn_scale(r)) > 1e-12 * r.multipliers.attn_logit_scale.value:
-        notes.append(f"attn_logit_scale={fmt(r.multipliers.attn_logit_scale.value)} is NOT applied: HF Llama uses "
-                     "1/sqrt(head_dim)")
-    if r.shape.qk_norm:
-        notes.append("qk_norm is NOT applied by hf_train.py's model: HF Llama has no qk-norm (bring a model that has it)")
-    if r.shape.norm != "rmsnorm":
-        notes.append(f"norm: {r.shape.norm} is NOT applied by hf_train.py's model: HF Llama uses RMSNorm")
-    if r.optimizer.z_loss > 0:
-        notes.append(f"z_loss={fmt(r.optimizer.z_loss)} is NOT applied: the Trainer's loss has no z-loss term")
-    if r.shape.tied_embeddings and not is_one(r.multipliers.output_multiplier.value):
-        notes.append(f"output_multiplier={fmt(r.multipliers.output_multiplier.value)} is NOT applied: tied "
-                     "embeddings cannot be lowered into the readout")
+    notes += [g.note for g in gaps("hf", r)]
     notes.append("output and residual multipliers are lowered into the readout's and branch outputs' LR / eps / WD "
                  "by the hook; call hf_train.init_model(model) once before training from scratch for the init stds")
     notes.append("per-class LR / WD / eps come from hf_train.py's optimizer hook (recipec.torch.param_groups); "

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recipec.render import LaunchCommand, RenderContext, RenderedFile, TargetOutput
-from recipec.render.classes import ClassGroup, class_groups, fmt, is_one
+from recipec.render.classes import ClassGroup, class_groups
+from recipec.render.gaps import gaps, megatron_base_head_dim
 
 WRAPPER = "megatron_pretrain.py"
 
@@ -64,14 +65,10 @@ def plan(ctx: RenderContext) -> Plan:
     if sh.kv_heads != sh.heads:
         a += ["--group-query-attention", "--num-query-groups", _num(sh.kv_heads)]
     theta = float(ctx.recipe.model.rope_theta)
-    if not theta.is_integer():  # Megatron's --rotary-base is an integer
-        notes.append(f"rope_theta={fmt(theta)} is rounded to {round(theta)}: Megatron's --rotary-base is an integer")
     a += ["--seq-length", _num(sh.seq_len), "--max-position-embeddings", _num(sh.seq_len),
           "--position-embedding-type", "rope", "--rotary-base", _num(round(theta)),
           "--normalization", "RMSNorm" if sh.norm == "rmsnorm" else "LayerNorm",
           "--norm-epsilon", _num(float(ctx.recipe.model.norm_eps)), "--swiglu", "--vocab-size", _num(sh.vocab_size)]
-    if sh.norm == "none":
-        notes.append("norm: none is NOT applied: Megatron always normalises (LayerNorm written)")
     if not sh.bias:
         a.append("--disable-bias-linear")
     if not sh.tied_embeddings:
@@ -81,30 +78,13 @@ def plan(ctx: RenderContext) -> Plan:
     # Megatron's muP: hidden LR and eps ÷ width_mult, hidden init std ÷ sqrt(width_mult).
     a += ["--use-mup", "--mup-base-hidden-size", _num(r.proxy_shape.width)]
     out_mult = r.multipliers.output_multiplier.value
-    if is_one(out_mult) and not is_one(width_mult):
-        notes.append("output_multiplier=1 cannot be given to Megatron's muP (1.0 means 'use 1/width_mult'); "
-                     f"Megatron will multiply the logits by {fmt(1 / width_mult)}")
     a += ["--mup-output-mult", _num(out_mult), "--mup-embedding-mult", _num(r.multipliers.embedding_multiplier.value)]
     # Megatron's muP softmax scale is sqrt(mup_base_head_dim) / kv_channels**power; with power 1 the
     # resolved scale s needs base_head_dim = (s * head_dim)**2, an integer for both 1/sqrt(d) and muP's 1/d.
-    scale = r.multipliers.attn_logit_scale.value
-    base_head_dim = max(1, round((scale * sh.head_dim) ** 2))
+    base_head_dim = megatron_base_head_dim(r)
     a += ["--mup-base-head-dim", _num(base_head_dim), "--mup-attn-scale-power", "1.0"]
-    if abs(base_head_dim ** 0.5 / sh.head_dim - scale) > 1e-12 * scale:
-        notes.append(f"attn_logit_scale={fmt(scale)} is approximated: Megatron's muP gives "
-                     f"sqrt({base_head_dim})/{sh.head_dim} = {fmt(base_head_dim ** 0.5 / sh.head_dim)}")
     if hidden.init_std is not None:
         a += ["--init-method-std", _num(hidden.init_std * width_mult ** 0.5)]
-    emb_std = groups["embedding"].init_std
-    if emb_std is not None and hidden.init_std is not None and abs(emb_std - hidden.init_std * width_mult ** 0.5) > 1e-12 * emb_std:
-        notes.append(f"embedding init std {fmt(emb_std)} is NOT applied: Megatron initialises embeddings with "
-                     f"--init-method-std ({fmt(hidden.init_std * width_mult ** 0.5)})")
-    res = r.multipliers.residual_multiplier.value
-    if not is_one(res):
-        notes.append(f"residual_multiplier={fmt(res)} is NOT applied: Megatron has no residual-branch multiplier "
-                     "(its muP scales the branch output projections' init by 1/sqrt(2·layers·width_mult) instead)")
-    if opt.z_loss > 0:
-        notes.append(f"z_loss={fmt(opt.z_loss)} is NOT applied: pretrain_gpt.py has no z-loss for dense GPT models")
     a += ["--lr", _num(hidden.lr * width_mult), "--min-lr", _num(hidden.lr * width_mult * s.min_lr_ratio),
           "--adam-eps", _num(hidden.eps * width_mult)]
     style = {"cosine": "cosine", "linear": "linear", "wsd": "WSD", "constant": "constant"}[s.decay]
@@ -124,8 +104,7 @@ def plan(ctx: RenderContext) -> Plan:
         a.append("--fp16")
     elif r.precision == "fp8":
         a += ["--bf16", "--fp8-format", "hybrid"]
-    if opt.name == "adam" and base_wd > 0:
-        notes.append("optimizer adam: Megatron's Adam applies weight decay decoupled (AdamW)")
+    notes += [g.note for g in gaps("megatron", r, theta)]
     notes.append("per-class LR, eps and weight decay come from megatron_pretrain.py's config_overrides; "
                  "running pretrain_gpt.py directly gets only the hidden class right")
     return Plan(args=tuple(a), base_weight_decay=base_wd, overrides=overrides, notes=tuple(notes))

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recipec.render import LaunchCommand, RenderContext, RenderedFile, TargetOutput
-from recipec.render.classes import ClassGroup, class_groups, default_attn_scale, fmt, is_one, lowered
+from recipec.render.classes import ClassGroup, class_groups, fmt, is_one, lowered
+from recipec.render.gaps import gaps
 
 MODULE = "recipec_torchtitan"
 FUNCTION = "recipec_config"
@@ -68,19 +69,12 @@ def lowered_groups(resolved) -> tuple[dict[str, ClassGroup], list[str]]:
     groups: dict[str, ClassGroup] = {"vector": base["vector"], "embedding": base["embedding"]}
     clip = " (exact for AdamW; global grad-norm clipping now sees that gradient divided by the multiplier)"
     emb = m.embedding_multiplier.value
-    if not is_one(emb):
-        if resolved.shape.tied_embeddings:
-            notes.append(f"embedding_multiplier={fmt(emb)} is NOT applied: torchtitan has no embedding multiplier "
-                         "and tied embeddings cannot be lowered into the weight")
-        else:
-            groups["embedding"] = lowered(base["embedding"], emb)
-            notes.append(f"embedding_multiplier={fmt(emb)} lowered into tok_embeddings: init std, LR ×{fmt(emb)}, "
-                         f"eps and coupled WD ÷{fmt(emb)}{clip}")
+    if not is_one(emb) and not resolved.shape.tied_embeddings:  # tied: a gap (recipec.render.gaps)
+        groups["embedding"] = lowered(base["embedding"], emb)
+        notes.append(f"embedding_multiplier={fmt(emb)} lowered into tok_embeddings: init std, LR ×{fmt(emb)}, "
+                     f"eps and coupled WD ÷{fmt(emb)}{clip}")
     out_mult = m.output_multiplier.value
-    if resolved.shape.tied_embeddings:
-        if not is_one(out_mult):
-            notes.append(f"output_multiplier={fmt(out_mult)} is NOT applied: torchtitan has no logit multiplier and "
-                         "the tied lm_head shares the embedding weight, so it cannot be lowered")
+    if resolved.shape.tied_embeddings:  # a multiplier on the shared weight is a gap (recipec.render.gaps)
         notes.append("tied embeddings: the output class has no parameters of its own; the shared weight "
                      "trains with the embedding group")
     else:
@@ -94,17 +88,7 @@ def lowered_groups(resolved) -> tuple[dict[str, ClassGroup], list[str]]:
         notes.append(f"residual_multiplier={fmt(res)} lowered into each branch's output projection (attention.wo, "
                      f"feed_forward.w2): init std, LR ×{fmt(res)}, eps and coupled WD ÷{fmt(res)}{clip}")
     groups["hidden"] = base["hidden"]
-    if resolved.shape.bias:
-        notes.append("bias: true is NOT applied: torchtitan's Llama3 linears have no bias")
-    if resolved.shape.norm != "rmsnorm":
-        notes.append(f"norm: {resolved.shape.norm} is NOT applied: torchtitan's Llama3 uses RMSNorm")
-    scale = m.attn_logit_scale.value
-    if abs(scale - default_attn_scale(resolved)) > 1e-12 * scale:
-        notes.append(f"attn_logit_scale={fmt(scale)} is NOT applied: torchtitan's attention uses 1/sqrt(head_dim) "
-                     f"= {fmt(default_attn_scale(resolved))}")
-    if resolved.optimizer.z_loss > 0:
-        notes.append(f"z_loss={fmt(resolved.optimizer.z_loss)} is NOT applied: torchtitan's cross-entropy loss has "
-                     "no z-loss term")
+    notes += [g.note for g in gaps("torchtitan", resolved)]
     return groups, notes
 
 
@@ -129,9 +113,6 @@ def plan(ctx: RenderContext) -> Plan:
     if not max_norm:
         notes.append("grad_clip is off in the recipe; torchtitan always clips, so max_norm is set to 1e30")
         max_norm = 1e30
-    if r.precision in ("fp16", "fp8"):
-        notes.append(f"precision {r.precision} is NOT applied: torchtitan mixed precision runs in bfloat16 "
-                     "(fp8 needs a Float8 model converter)")
     cl = r.cluster
     dp_shard = cl.world_size // (cl.tensor_parallel * cl.pipeline_parallel * cl.context_parallel)
     # Tied: lm_head's init is unused (the weight is the embedding's); the output class's std is written anyway.

@@ -7,12 +7,16 @@ cannot take at all is reported here, because the run would silently differ from 
 
 - torchtitan: a z-loss; an attention logit scale other than 1/√d_head; embedding or readout
   multipliers with tied embeddings (untied ones are lowered into init, LR, ε and WD); LayerNorm, no
-  norm, or linear biases (its Llama3 has RMSNorm and no biases).
+  norm, or linear biases (its Llama3 has RMSNorm and no biases); fp16 or fp8 precision.
 - Megatron-LM: a z-loss (``pretrain_gpt.py`` has none for dense GPT); a residual-branch multiplier
   (CompleteP); an embedding init std other than ``--init-method-std``; a readout multiplier of 1 under
-  ``--use-mup`` (1.0 means 1/width_mult there); an attention scale not of the form √b/d_head; no norm.
+  ``--use-mup`` (1.0 means 1/width_mult there); an attention scale not of the form √b/d_head; no norm;
+  a non-integer ``rope_theta``; Adam with weight decay (Megatron's is decoupled).
 - transformers Trainer: a z-loss; embedding multipliers; an attention scale other than 1/√d_head;
-  readout multipliers with tied embeddings; a floor LR (``min_lr_ratio``) with linear decay.
+  readout multipliers with tied embeddings; a floor LR (``min_lr_ratio``) with linear decay; qk-norm,
+  LayerNorm or no norm (the written model is HF Llama); fp8 precision.
+
+The list is ``recipec.render.gaps``: the same one the renderers write into their outputs as notes.
 
 **Anti-pattern**
 
@@ -32,9 +36,7 @@ model: {qk_norm: true}                    # the stability fix torchtitan can exp
 
 from __future__ import annotations
 
-import math
-
-from recipec.lint.base import Finding, fmt
+from recipec.lint.base import Finding
 
 CODE = "RC603"
 NAME = "framework-inexact"
@@ -46,25 +48,14 @@ CITATION = "FRAMEWORKS.md (torchtitan 0.3, Megatron-LM / megatron-core 0.19, tra
 OPTIONS: dict = {}
 
 
-def _one(x: float) -> bool:
-    return math.isclose(x, 1.0, rel_tol=1e-12)
-
-
-def _default_scale(res) -> float:
-    return 1.0 / math.sqrt(res.shape.head_dim)
-
-
 def _rule_path(ctx, hp: str):
     rules = ctx.power_rules("global", hp, None)
     return ctx.transfer_path(rules[0].index) if rules else None
 
 
-# Each gap: (key, predicate(ctx, res), candidate anchors(ctx), message(res)). The first anchor that the
-# source map knows is used; a finding is reported once per key, at the first size that shows it.
-
-def _z_loss(ctx):
-    return [("optimizer", "z_loss")]
-
+# What a framework cannot express comes from recipec.render.gaps, the list the renderers write as notes:
+# lint and compile cannot disagree. Here each gap key is anchored in the recipe: the first of its candidate
+# paths that the source map knows; a finding is reported once per key, at the first size that shows it.
 
 def _attn(ctx):
     return [("init", "attn_logit_scale"), _rule_path(ctx, "attn_logit_scale"), ("model", "head_dim"), ("model", "heads")]
@@ -78,94 +69,43 @@ def _emb_mult(ctx):
     return [("init", "embedding_multiplier"), _rule_path(ctx, "embedding_multiplier")]
 
 
-GAPS = {
-    "torchtitan": [
-        ("z_loss", lambda c, r: r.optimizer.z_loss > 0, _z_loss,
-         lambda r: f"z_loss = {fmt(r.optimizer.z_loss)}: torchtitan's cross-entropy has no z-loss term"),
-        ("attn", lambda c, r: not math.isclose(r.multipliers.attn_logit_scale.value, _default_scale(r), rel_tol=1e-9),
-         _attn, lambda r: f"attention logit scale {fmt(r.multipliers.attn_logit_scale.value)}: torchtitan uses "
-                          f"1/√d_head = {fmt(_default_scale(r))}"),
-        ("tied_out", lambda c, r: r.shape.tied_embeddings and not _one(r.multipliers.output_multiplier.value), _out_mult,
-         lambda r: f"readout multiplier {fmt(r.multipliers.output_multiplier.value)} with tied embeddings: torchtitan "
-                   f"has no logit multiplier and cannot lower it into a shared weight"),
-        ("tied_emb", lambda c, r: r.shape.tied_embeddings and not _one(r.multipliers.embedding_multiplier.value),
-         _emb_mult, lambda r: f"embedding multiplier {fmt(r.multipliers.embedding_multiplier.value)} with tied "
-                              f"embeddings: torchtitan has no embedding multiplier"),
-        ("norm", lambda c, r: r.shape.norm != "rmsnorm", lambda c: [("model", "norm")],
-         lambda r: f"norm: {r.shape.norm}: torchtitan's Llama3 uses RMSNorm"),
-        ("bias", lambda c, r: r.shape.bias, lambda c: [("model", "bias")],
-         lambda r: "bias: true: torchtitan's Llama3 linears have no bias"),
-    ],
-    "megatron": [
-        ("z_loss", lambda c, r: r.optimizer.z_loss > 0, _z_loss,
-         lambda r: f"z_loss = {fmt(r.optimizer.z_loss)}: pretrain_gpt.py has no z-loss for dense GPT models"),
-        ("residual", lambda c, r: not _one(r.multipliers.residual_multiplier.value),
-         lambda c: [("init", "residual_multiplier"), _rule_path(c, "residual_multiplier")],
-         lambda r: f"residual-branch multiplier {fmt(r.multipliers.residual_multiplier.value)}: Megatron has none "
-                   f"(its muP scales the output projections' init instead)"),
-        ("emb_std", lambda c, r: _megatron_emb_std(r) is not None,
-         lambda c: [("init", "per_class_std", "embedding"), ("init", "std")],
-         lambda r: f"embedding init std {fmt(r.classes['embedding'].init_std.value)}: Megatron initialises "
-                   f"embeddings with --init-method-std ({fmt(_megatron_emb_std(r))})"),
-        ("out_one", lambda c, r: _one(r.multipliers.output_multiplier.value) and r.ratios["width"] != 1, _out_mult,
-         lambda r: "readout multiplier 1: under --use-mup Megatron reads 1.0 as 'use 1/width_mult' and scales the "
-                   f"logits by {fmt(1 / r.ratios['width'])}"),
-        ("attn", lambda c, r: _megatron_attn_gap(r), _attn,
-         lambda r: f"attention logit scale {fmt(r.multipliers.attn_logit_scale.value)}: Megatron's muP gives "
-                   f"√b/d_head with an integer b, which approximates it"),
-        ("norm", lambda c, r: r.shape.norm == "none", lambda c: [("model", "norm")],
-         lambda r: "norm: none: Megatron always normalises"),
-    ],
-    "hf": [
-        ("z_loss", lambda c, r: r.optimizer.z_loss > 0, _z_loss,
-         lambda r: f"z_loss = {fmt(r.optimizer.z_loss)}: the Trainer's loss has no z-loss term"),
-        ("emb", lambda c, r: not _one(r.multipliers.embedding_multiplier.value), _emb_mult,
-         lambda r: f"embedding multiplier {fmt(r.multipliers.embedding_multiplier.value)}: HF Llama has none"),
-        ("attn", lambda c, r: not math.isclose(r.multipliers.attn_logit_scale.value, _default_scale(r), rel_tol=1e-9),
-         _attn, lambda r: f"attention logit scale {fmt(r.multipliers.attn_logit_scale.value)}: HF Llama uses "
-                          f"1/√d_head = {fmt(_default_scale(r))}"),
-        ("tied_out", lambda c, r: r.shape.tied_embeddings and not _one(r.multipliers.output_multiplier.value), _out_mult,
-         lambda r: f"readout multiplier {fmt(r.multipliers.output_multiplier.value)} with tied embeddings: it cannot "
-                   f"be lowered into the shared weight"),
-        ("min_lr", lambda c, r: r.schedule.decay == "linear" and r.schedule.min_lr_ratio > 0,
-         lambda c: [("schedule", "min_lr_ratio"), ("schedule", "decay")],
-         lambda r: f"min_lr_ratio = {fmt(r.schedule.min_lr_ratio)} with linear decay: the Trainer's linear schedule "
-                   f"decays to 0"),
-    ],
-}
-
-
-def _megatron_emb_std(res) -> float | None:
-    """Megatron's embedding init std (--init-method-std, the hidden std at the base width) when it differs."""
-    emb, hidden = res.classes["embedding"].init_std, res.classes["hidden"].init_std
-    if emb is None or hidden is None:
-        return None
-    megatron = hidden.value * math.sqrt(res.ratios["width"])
-    return None if math.isclose(emb.value, megatron, rel_tol=1e-9) else megatron
-
-
-def _megatron_attn_gap(res) -> bool:
-    scale, d = res.multipliers.attn_logit_scale.value, res.shape.head_dim
-    b = max(1, round((scale * d) ** 2))
-    return not math.isclose(math.sqrt(b) / d, scale, rel_tol=1e-9)
+def _anchors(ctx, key: str) -> list:
+    return {
+        "z_loss": lambda: [("optimizer", "z_loss")],
+        "attn": lambda: _attn(ctx),
+        "tied_out": lambda: _out_mult(ctx),
+        "out_one": lambda: _out_mult(ctx),
+        "tied_emb": lambda: _emb_mult(ctx),
+        "emb": lambda: _emb_mult(ctx),
+        "norm": lambda: [("model", "norm")],
+        "bias": lambda: [("model", "bias")],
+        "qk_norm": lambda: [("model", "qk_norm")],
+        "precision": lambda: [("precision",)],
+        "rope": lambda: [("model", "rope_theta")],
+        "residual": lambda: [("init", "residual_multiplier"), _rule_path(ctx, "residual_multiplier")],
+        "emb_std": lambda: [("init", "per_class_std", "embedding"), ("init", "std")],
+        "min_lr": lambda: [("schedule", "min_lr_ratio"), ("schedule", "decay")],
+        "adam_wd": lambda: [("optimizer", "name"), ("optimizer", "weight_decay")],
+    }.get(key, lambda: [])()
 
 
 def check(ctx, options):
-    gaps = GAPS.get(ctx.target)
-    if not gaps:
+    from recipec.render.gaps import gaps
+
+    if ctx.target not in ("torchtitan", "megatron", "hf"):
         return
     smap = ctx.loaded.source_map
+    rope_theta = ctx.loaded.recipe.model.rope_theta
     seen: set = set()
     for name, res in [("proxy", ctx.proxy), *ctx.targets()]:
-        for key, applies, anchors, message in gaps:
-            if key in seen or not applies(ctx, res):
+        for gap in gaps(ctx.target, res, rope_theta):
+            if gap.key in seen:
                 continue
-            seen.add(key)
-            candidates = [p for p in anchors(ctx) if p is not None]
+            seen.add(gap.key)
+            candidates = [p for p in _anchors(ctx, gap.key) if p is not None]
             path = next((p for p in candidates if smap.has(p)), None)
             if path is None:
                 path = ("sizes", name) if name != "proxy" else (candidates[0] if candidates else ("model",))
             where = "the proxy" if name == "proxy" else f"size '{name}'"
-            yield Finding(path, f"{ctx.target} cannot express {message(res)} (first at {where})",
-                          prefer_key=path == ("sizes", name),
+            yield Finding(path, f"{ctx.target}: {gap.note} (first at {where})", prefer_key=path == ("sizes", name),
                           hint="change the recipe, or accept the difference (recipec compile notes it too)")

@@ -14,9 +14,9 @@
 #   hidden             lr=0.005 weight_decay=0.04 eps=3.125e-14
 #
 # Notes (what torchtitan cannot express as-is and how it was handled):
-#   - output_multiplier=0.25 is NOT applied: torchtitan has no logit multiplier and the tied lm_head shares the embedding weight, so it cannot be lowered
 #   - tied embeddings: the output class has no parameters of its own; the shared weight trains with the embedding group
 #   - residual_multiplier=0.125 lowered into each branch's output projection (attention.wo, feed_forward.w2): init std, LR ×0.125, eps and coupled WD ÷0.125 (exact for AdamW; global grad-norm clipping now sees that gradient divided by the multiplier)
+#   - output_multiplier=0.25 is NOT applied: torchtitan has no logit multiplier and the tied lm_head shares the embedding weight, so it cannot be lowered
 
 from functools import partial
 

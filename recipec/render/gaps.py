@@ -1,0 +1,130 @@
+"""What each framework cannot express of a resolved recipe: one list that render and lint share.
+
+Every renderer writes these as ``notes`` into its output (and the CLI prints them); ``recipec lint
+--target`` reports the same list as RC603 (framework-inexact) before anything is rendered. Keeping
+them in one place is what stops the two from drifting apart. Values a renderer *can* express by
+rewriting them (muP form-A lowering of multipliers into init, LR, ε and WD) are not gaps: the
+renderer says how it lowered them in its own notes.
+
+Cheap to import (standard library only): lint loads it on its start-up path.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from recipec.render.classes import CLASS_ORDER, default_attn_scale, fmt, is_one
+
+
+@dataclass(frozen=True)
+class Gap:
+    key: str  # stable per target: lint reports a key once and anchors it in the recipe by key
+    note: str  # "<value> is NOT applied: <why>" (or "is approximated", "is rounded"), as written into the output
+
+
+def gaps(target: str, resolved, rope_theta: float = 10000.0) -> list[Gap]:
+    """The gaps of ``resolved`` in ``target`` (empty for ``neutral`` and unknown targets)."""
+    fn = {"torchtitan": _torchtitan, "megatron": _megatron, "hf": _hf}.get(target)
+    return fn(resolved, rope_theta) if fn else []
+
+
+def _attn_is_default(r) -> bool:
+    scale = r.multipliers.attn_logit_scale.value
+    return abs(scale - default_attn_scale(r)) <= 1e-12 * scale
+
+
+def _torchtitan(r, rope_theta: float) -> list[Gap]:
+    m, out = r.multipliers, []
+    emb, out_mult = m.embedding_multiplier.value, m.output_multiplier.value
+    if r.shape.tied_embeddings and not is_one(emb):
+        out.append(Gap("tied_emb", f"embedding_multiplier={fmt(emb)} is NOT applied: torchtitan has no embedding "
+                                   "multiplier and tied embeddings cannot be lowered into the weight"))
+    if r.shape.tied_embeddings and not is_one(out_mult):
+        out.append(Gap("tied_out", f"output_multiplier={fmt(out_mult)} is NOT applied: torchtitan has no logit "
+                                   "multiplier and the tied lm_head shares the embedding weight, so it cannot be lowered"))
+    if r.shape.bias:
+        out.append(Gap("bias", "bias: true is NOT applied: torchtitan's Llama3 linears have no bias"))
+    if r.shape.norm != "rmsnorm":
+        out.append(Gap("norm", f"norm: {r.shape.norm} is NOT applied: torchtitan's Llama3 uses RMSNorm"))
+    if not _attn_is_default(r):
+        out.append(Gap("attn", f"attn_logit_scale={fmt(m.attn_logit_scale.value)} is NOT applied: torchtitan's "
+                               f"attention uses 1/sqrt(head_dim) = {fmt(default_attn_scale(r))}"))
+    if r.optimizer.z_loss > 0:
+        out.append(Gap("z_loss", f"z_loss={fmt(r.optimizer.z_loss)} is NOT applied: torchtitan's cross-entropy loss "
+                                 "has no z-loss term"))
+    if r.precision in ("fp16", "fp8"):
+        out.append(Gap("precision", f"precision {r.precision} is NOT applied: torchtitan mixed precision runs in "
+                                    "bfloat16 (fp8 needs a Float8 model converter)"))
+    return out
+
+
+def megatron_base_head_dim(r) -> int:
+    """Megatron's muP softmax scale is sqrt(mup_base_head_dim) / kv_channels (power 1): the integer base head
+    dim closest to the resolved scale s is (s · head_dim)², exact for both 1/√d and muP's 1/d."""
+    return max(1, round((r.multipliers.attn_logit_scale.value * r.shape.head_dim) ** 2))
+
+
+def megatron_init_method_std(r) -> float | None:
+    """``--init-method-std``: the hidden init std at the base width (Megatron's muP divides it by √width_mult)."""
+    hidden = r.coupled("hidden").init_std
+    return None if hidden is None else hidden * math.sqrt(r.shape.width / r.proxy_shape.width)
+
+
+def _megatron(r, rope_theta: float) -> list[Gap]:
+    m, sh, out = r.multipliers, r.shape, []
+    width_mult = sh.width / r.proxy_shape.width
+    if not float(rope_theta).is_integer():
+        out.append(Gap("rope", f"rope_theta={fmt(float(rope_theta))} is rounded to {round(rope_theta)}: Megatron's "
+                               "--rotary-base is an integer"))
+    if sh.norm == "none":
+        out.append(Gap("norm", "norm: none is NOT applied: Megatron always normalises (LayerNorm written)"))
+    if is_one(m.output_multiplier.value) and not is_one(width_mult):
+        out.append(Gap("out_one", "output_multiplier=1 cannot be given to Megatron's muP (1.0 means 'use "
+                                  f"1/width_mult'); Megatron will multiply the logits by {fmt(1 / width_mult)}"))
+    scale, b = m.attn_logit_scale.value, megatron_base_head_dim(r)
+    if abs(b ** 0.5 / sh.head_dim - scale) > 1e-12 * scale:
+        out.append(Gap("attn", f"attn_logit_scale={fmt(scale)} is approximated: Megatron's muP gives "
+                               f"sqrt({b})/{sh.head_dim} = {fmt(b ** 0.5 / sh.head_dim)}"))
+    emb, init_std = r.coupled("embedding").init_std, megatron_init_method_std(r)
+    if emb is not None and init_std is not None and abs(emb - init_std) > 1e-12 * emb:
+        out.append(Gap("emb_std", f"embedding init std {fmt(emb)} is NOT applied: Megatron initialises "
+                                  f"embeddings with --init-method-std ({fmt(init_std)})"))
+    res = m.residual_multiplier.value
+    if not is_one(res):
+        out.append(Gap("residual", f"residual_multiplier={fmt(res)} is NOT applied: Megatron has no residual-branch "
+                                   "multiplier (its muP scales the branch output projections' init by "
+                                   "1/sqrt(2·layers·width_mult) instead)"))
+    if r.optimizer.z_loss > 0:
+        out.append(Gap("z_loss", f"z_loss={fmt(r.optimizer.z_loss)} is NOT applied: pretrain_gpt.py has no z-loss "
+                                 "for dense GPT models"))
+    if r.optimizer.name == "adam" and any(r.coupled(c).weight_decay > 0 for c in CLASS_ORDER):
+        out.append(Gap("adam_wd", "optimizer adam: Megatron's Adam applies weight decay decoupled (AdamW)"))
+    return out
+
+
+def _hf(r, rope_theta: float) -> list[Gap]:
+    m, s, out = r.multipliers, r.schedule, []
+    if s.decay == "linear" and s.min_lr_ratio > 0:
+        out.append(Gap("min_lr", f"min_lr_ratio={fmt(s.min_lr_ratio)} is NOT applied: the Trainer's linear schedule "
+                                 "decays to 0"))
+    if r.precision == "fp8":
+        out.append(Gap("precision", "precision fp8 is NOT applied by the Trainer arguments: bf16 written"))
+    if not is_one(m.embedding_multiplier.value):
+        out.append(Gap("emb", f"embedding_multiplier={fmt(m.embedding_multiplier.value)} is NOT applied: HF Llama "
+                              "has no embedding multiplier"))
+    if not _attn_is_default(r):
+        out.append(Gap("attn", f"attn_logit_scale={fmt(m.attn_logit_scale.value)} is NOT applied: HF Llama uses "
+                               "1/sqrt(head_dim)"))
+    if r.shape.qk_norm:
+        out.append(Gap("qk_norm", "qk_norm is NOT applied by hf_train.py's model: HF Llama has no qk-norm (bring a "
+                                  "model that has it)"))
+    if r.shape.norm != "rmsnorm":
+        out.append(Gap("norm", f"norm: {r.shape.norm} is NOT applied by hf_train.py's model: HF Llama uses RMSNorm"))
+    if r.optimizer.z_loss > 0:
+        out.append(Gap("z_loss", f"z_loss={fmt(r.optimizer.z_loss)} is NOT applied: the Trainer's loss has no "
+                                 "z-loss term"))
+    if r.shape.tied_embeddings and not is_one(m.output_multiplier.value):
+        out.append(Gap("tied_out", f"output_multiplier={fmt(m.output_multiplier.value)} is NOT applied: tied "
+                                   "embeddings cannot be lowered into the readout"))
+    return out
