@@ -11,9 +11,7 @@ Goal (issue 6): within 15%.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+from recipec.verify.memory import run_case
 
 LLAMA = "examples/llama-proxy.yaml"
 TINY = "tests/data/tiny.yaml"
@@ -35,14 +33,6 @@ CASES = [  # (label, recipe, size, micro batch, --set)
     ("llama w1024 d2, V 32000: optimizer", LLAMA, "1b", 1, llama(1024, 2, 2816, 32000, 128)),
     ("llama w1024 d4, V 512", LLAMA, "1b", 1, llama(1024, 4, 2816, 512, 128)),
 ]
-
-
-def run_case(recipe: str, size: str, micro_batch: int, sets: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "recipec.verify.memory", recipe, "--size", size, "--micro-batch", str(micro_batch)]
-    for s in sets:
-        cmd += ["--set", s]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout)
 
 
 def main() -> None:

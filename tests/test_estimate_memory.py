@@ -6,8 +6,6 @@ a fresh process (`python -m recipec.verify.memory`) so that the resident-set pea
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 
 import pytest
@@ -16,6 +14,7 @@ pytest.importorskip("torch")
 if not sys.platform.startswith("linux"):
     pytest.skip("the measurement reads /proc", allow_module_level=True)
 
+from recipec.verify.memory import run_case  # noqa: E402
 from tests.conftest import LLAMA, ROOT  # noqa: E402
 
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
@@ -36,12 +35,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_estimate_is_within_15_percent_of_a_measured_cpu_peak(case):
     recipe, size, mb, sets, peak_at = CASES[case]
-    cmd = [sys.executable, "-m", "recipec.verify.memory", str(recipe), "--size", size, "--micro-batch", str(mb)]
-    for s in sets:
-        cmd += ["--set", s]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    r = json.loads(proc.stdout)
+    r = run_case(recipe, size, mb, sets, cwd=ROOT, timeout=300)
     assert r["params"] == r["estimate_params"]  # the estimator counts the reference model's parameters exactly
     assert r["peak_at"] == peak_at
     assert r["measured_bytes"] > 0.5 * r["estimate_bytes"]  # the measurement saw the training, not just overhead

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from recipec.render import LaunchCommand, RenderContext, RenderedFile, TargetOutput
 from recipec.render.classes import ClassGroup, class_groups
-from recipec.render.gaps import gaps, megatron_base_head_dim
+from recipec.render.gaps import gaps, megatron_base_head_dim, megatron_init_method_std
 
 WRAPPER = "megatron_pretrain.py"
 
@@ -83,8 +83,9 @@ def plan(ctx: RenderContext) -> Plan:
     # resolved scale s needs base_head_dim = (s * head_dim)**2, an integer for both 1/sqrt(d) and muP's 1/d.
     base_head_dim = megatron_base_head_dim(r)
     a += ["--mup-base-head-dim", _num(base_head_dim), "--mup-attn-scale-power", "1.0"]
-    if hidden.init_std is not None:
-        a += ["--init-method-std", _num(hidden.init_std * width_mult ** 0.5)]
+    init_std = megatron_init_method_std(r)
+    if init_std is not None:
+        a += ["--init-method-std", _num(init_std)]
     a += ["--lr", _num(hidden.lr * width_mult), "--min-lr", _num(hidden.lr * width_mult * s.min_lr_ratio),
           "--adam-eps", _num(hidden.eps * width_mult)]
     style = {"cosine": "cosine", "linear": "linear", "wsd": "WSD", "constant": "constant"}[s.decay]

@@ -160,7 +160,7 @@ def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int,
     backward (kept activations, the loss's 12 bytes a logit, under autocast the linears' bf16 weight copies)
     and the optimizer step (gradients; on a CPU the multi-tensor AdamW's temporary of its largest group).
     Time: the steps, at an assumed MFU or the launch floor on a GPU, plus σ at ``checkpoints`` + 1 points."""
-    from recipec.estimate import final_norm_elements, layer_activation_elements
+    from recipec.estimate import Memory, final_norm_elements, layer_activation_elements
     from recipec.shape import Shape
 
     s = rung.resolved.shape
@@ -168,14 +168,15 @@ def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int,
     n = shape.total_params()
     tokens = batch * seq_len
     elements = s.depth * layer_activation_elements(shape, tokens, "eager") + final_norm_elements(shape, tokens, "eager")
-    if on_gpu:
-        backward = 2 * elements * AUTOCAST_HEADROOM + 2 * n  # + bf16 weight copies kept by the linears
-        step = 4 * n  # fused AdamW: in place
-    else:
-        backward = 4 * elements
-        largest = max(shape.hidden_params(), shape.embedding_params(), shape.output_params(), shape.vector_params())
-        step = 4 * n + 4 * largest
-    memory = 12 * n + max(backward + 12 * tokens * vocab_size, step)
+    if on_gpu:  # bf16 autocast: the linears also keep bf16 copies of their weights; fused AdamW steps in place
+        activations, step_temporaries = 2 * elements * AUTOCAST_HEADROOM + 2 * n, 0.0
+    else:  # float32; the multi-tensor AdamW's temporary of its largest group (one group per class)
+        activations = 4 * elements
+        step_temporaries = 4 * max(shape.hidden_params(), shape.embedding_params(), shape.output_params(),
+                                   shape.vector_params())
+    memory = Memory(weights=4 * n, gradients=4 * n, optimizer=8 * n, activations=activations,
+                    activations_checkpointed=activations, logits=12 * tokens * vocab_size,
+                    optimizer_step=step_temporaries, persistent_gradients=False).total
     flops = shape.flops_per_token() * tokens
     if on_gpu and peak_flops:
         step_seconds = max(flops / (peak_flops * ASSUMED_GPU_MFU), GPU_STEP_FLOOR_PER_LAYER_S * s.depth)

@@ -82,6 +82,19 @@ def measure(recipe: str, size: str, micro_batch: int, sets: list[str], steps: in
     }
 
 
+def run_case(recipe: str, size: str, micro_batch: int, sets: list[str], cwd=None, timeout: float = 600) -> dict:
+    """``measure`` in a fresh process (its own resident-set peak); the JSON it prints, as a dict."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "recipec.verify.memory", str(recipe), "--size", size, "--micro-batch", str(micro_batch)]
+    for s in sets:
+        cmd += ["--set", s]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("recipe")
