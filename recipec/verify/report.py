@@ -172,7 +172,9 @@ def markdown(report: VerifyReport) -> str:
         f"{report.dtype}. Data: {report.data} (sha256 `{report.data_sha256[:12]}`).",
         "",
         f"Tolerance: |slope| ≤ {t.slope:g}, every ratio within [{t.ratio_low:g}, {t.ratio_high:g}]; σ counts as "
-        f"plateaued when a line fitted through the last 40% of its checkpoints moves by at most {t.plateau:.0%}.",
+        f"plateaued when a line fitted through the last 40% of its checkpoints moves by at most {t.plateau:.0%}; "
+        "a kind fails before steady state when a ratio is outside the band and its trend over that window "
+        "points further out.",
         "",
         f"Weight-decay time compression: every rung's λ × {c.factor:.4g} ({c.chosen}). {c.assumption}",
         "",

@@ -14,7 +14,9 @@ from recipec.verify import ladder
 from recipec.verify.report import (
     Compression, KindReport, Tolerances, VerifyReport, markdown, plot, terminal,
 )
-from recipec.verify.verdict import JUDGED_KINDS, REPORTED_KINDS, Tolerance, judge_kind, overall, plateaued
+from recipec.verify.verdict import (
+    JUDGED_KINDS, REPORTED_KINDS, Tolerance, judge_kind, overall, plateaued, ratio_not_returning,
+)
 
 ASSUMPTION = ("Assumes σ_top ∝ √(η/λ)·d^a at steady state (Fan et al. 2025): a common factor on every rung's "
               "λ scales every rung's σ alike and leaves the ratios across widths, which the verdict judges, "
@@ -139,7 +141,9 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
         for kind in present:
             sigma = [_late_mean(r.sigma_curve[kind]) for r in reports]
             flat = [plateaued(r.sigma_curve[kind], opts.tolerance.plateau) for r in reports]
-            verdicts.append(judge_kind(kind, widths, sigma, flat, ref_index, opts.tolerance))
+            reference = reports[ref_index].sigma_curve[kind]
+            away = [ratio_not_returning(r.sigma_curve[kind], reference, opts.tolerance) for r in reports]
+            verdicts.append(judge_kind(kind, widths, sigma, flat, ref_index, opts.tolerance, away))
     kinds = [KindReport(**dataclasses.asdict(v)) for v in verdicts]
     verdict, reasons = overall(verdicts, divergences)
     t = opts.tolerance

@@ -6,7 +6,8 @@ rung's, and the least-squares slope of log σ against log width. A kind passes w
 and every ratio lies within [low, high]. The overall verdict is
 
 * ``fail``         — a rung diverged (NaN/inf or a loss blow-up), or a judged kind is out of tolerance
-                     while every rung is at steady state;
+                     while every rung is at steady state, or a rung's ratio is outside the band and its
+                     trend over the last 40% of the run points further out (it will not come back);
 * ``inconclusive`` — some judged kind had not plateaued at the end of some rung (not at steady state);
 * ``pass``         — every judged kind is within tolerance at steady state.
 """
@@ -51,12 +52,11 @@ def loglog_slope(widths: list[float], values: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
 
 
-def plateaued(curve: list[tuple[int, float]], tol: float) -> bool:
-    """Has σ stopped drifting? A least-squares line through the checkpoints of the last 40% of the run
-    (at least three) must change by at most ``tol`` of σ's mean over that window — a fit, so that the
-    checkpoint-to-checkpoint noise of a short run does not decide it."""
+def _late_trend(curve: list[tuple[int, float]]) -> tuple[float, float] | None:
+    """(change, mean) of a least-squares line through the checkpoints of the last 40% of the run (at least
+    three): how far the line moves across that window, and the mean value over it."""
     if len(curve) < 3:
-        return False
+        return None
     end = curve[-1][0]
     window = [c for c in curve if c[0] >= 0.6 * end]
     if len(window) < 3:
@@ -64,14 +64,40 @@ def plateaued(curve: list[tuple[int, float]], tol: float) -> bool:
     xs, ys = [c[0] for c in window], [c[1] for c in window]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0 or my == 0:
-        return False
+    if sxx == 0:
+        return None
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
-    return abs(slope * (xs[-1] - xs[0])) <= tol * abs(my)
+    return slope * (xs[-1] - xs[0]), my
+
+
+def plateaued(curve: list[tuple[int, float]], tol: float) -> bool:
+    """Has σ stopped drifting? A least-squares line through the checkpoints of the last 40% of the run
+    (at least three) must change by at most ``tol`` of σ's mean over that window — a fit, so that the
+    checkpoint-to-checkpoint noise of a short run does not decide it."""
+    trend = _late_trend(curve)
+    if trend is None or trend[1] == 0:
+        return False
+    change, mean = trend
+    return abs(change) <= tol * abs(mean)
+
+
+def ratio_not_returning(curve: list[tuple[int, float]], reference: list[tuple[int, float]], tol: Tolerance) -> bool:
+    """Is this rung's σ ratio to the reference rung outside [low, high] at the end of the run and its trend
+    over the last 40% not pointing back into the band? Such a ratio will not come back by steady state,
+    so a kind can fail without waiting for it. Both curves must share their checkpoints."""
+    ref = dict(reference)
+    ratio = [(step, value / ref[step]) for step, value in curve if ref.get(step)]
+    trend = _late_trend(ratio)
+    if trend is None:
+        return False
+    change, mean = trend
+    return (mean > tol.ratio_high and change >= 0) or (mean < tol.ratio_low and change <= 0)
 
 
 def judge_kind(kind: str, widths: list[int], sigma: list[float], flat: list[bool], ref_index: int,
-               tol: Tolerance) -> KindVerdict:
+               tol: Tolerance, not_returning: list[bool] | None = None) -> KindVerdict:
+    """``not_returning[i]``: rung i's ratio is out of the band and not coming back (``ratio_not_returning``);
+    such a rung fails the kind even before steady state."""
     judged = kind in JUDGED_KINDS
     ratio = [s / sigma[ref_index] for s in sigma]
     slope = loglog_slope(widths, sigma)
@@ -83,8 +109,14 @@ def judge_kind(kind: str, widths: list[int], sigma: list[float], flat: list[bool
             reasons.append(f"ratio {r:.3f} at width {w} outside [{tol.ratio_low:g}, {tol.ratio_high:g}]")
     not_flat = [w for w, f in zip(widths, flat) if not f]
     provisional = "fail" if reasons else "pass"
+    gone = [w for w, r, away in zip(widths, ratio, not_returning or [False] * len(widths))
+            if away and not tol.ratio_low <= r <= tol.ratio_high]
     if not judged:
         verdict = "info"
+    elif not_flat and gone:  # out of the band and not coming back: steady state would not rescue it
+        verdict = "fail"
+        reasons.append("not at steady state at width " + ", ".join(map(str, not_flat)) + ", but the ratio at width "
+                       + ", ".join(map(str, gone)) + " is still moving away from the band")
     elif not_flat:
         verdict = "inconclusive"
         reasons.append("not at steady state at width " + ", ".join(map(str, not_flat)))

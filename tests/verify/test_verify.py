@@ -23,7 +23,9 @@ from recipec.verify.data import Batches, builtin_corpus, token_file  # noqa: E40
 from recipec.verify.model import Decoder, classify  # noqa: E402
 from recipec.verify.sigma import top_singular_value  # noqa: E402
 from recipec.verify.train import class_hyper, model_config, param_groups  # noqa: E402
-from recipec.verify.verdict import Tolerance, judge_kind, loglog_slope, overall, plateaued  # noqa: E402
+from recipec.verify.verdict import (  # noqa: E402
+    Tolerance, judge_kind, loglog_slope, overall, plateaued, ratio_not_returning,
+)
 from tests.conftest import ROOT  # noqa: E402
 
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
@@ -148,6 +150,27 @@ def test_verdict_pass_fail_inconclusive():
     # ratio bounds alone can fail a kind whose slope is small
     bump = judge_kind("o", widths, [1.0, 1.3, 1.0, 1.0], [True] * 4, 0, tol)
     assert bump.verdict == "fail" and any("ratio 1.300" in r for r in bump.reasons)
+
+
+def test_a_ratio_out_of_band_and_moving_away_fails_before_steady_state():
+    widths = [64, 128, 256, 512]
+    tol = Tolerance()
+    steps = range(0, 101, 10)
+    ref = [(s, 1.0 + s / 200) for s in steps]  # still rising at the end: not at steady state
+    away = [(s, (1.0 + s / 200) * (1.5 + s / 100)) for s in steps]  # ratio 1.5 → 2.5, rising
+    back = [(s, (1.0 + s / 200) * (2.5 - s / 100)) for s in steps]  # ratio 2.5 → 1.5, falling towards the band
+    low_away = [(s, (1.0 + s / 200) * (0.7 - s / 1000)) for s in steps]  # below the band and sinking
+    assert ratio_not_returning(away, ref, tol) and ratio_not_returning(low_away, ref, tol)
+    assert not ratio_not_returning(back, ref, tol)
+    assert not ratio_not_returning(ref, ref, tol)  # the reference itself: ratio 1
+    flat = [True, False, False, False]
+    gone = judge_kind("k", widths, [1.0, 1.4, 2.0, 2.8], flat, 0, tol, [False, False, True, True])
+    assert gone.verdict == "fail" and "still moving away from the band" in gone.reasons[-1]
+    coming_back = judge_kind("k", widths, [1.0, 1.4, 2.0, 2.8], flat, 0, tol, [False] * 4)
+    assert coming_back.verdict == "inconclusive" and coming_back.provisional == "fail"
+    # within the band, a trend decides nothing: the kind waits for steady state
+    inside = judge_kind("k", widths, [1.0, 1.1, 1.05, 1.2], flat, 0, tol, [False, True, True, True])
+    assert inside.verdict == "inconclusive"
 
 
 def test_plateau_detection():
