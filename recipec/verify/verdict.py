@@ -8,7 +8,8 @@ and every ratio lies within [low, high]. The overall verdict is
 * ``fail``         — a rung diverged (NaN/inf or a loss blow-up), or a judged kind is out of tolerance
                      while every rung is at steady state, or a rung's ratio is outside the band and its
                      trend over the last 40% of the run points further out (it will not come back);
-* ``inconclusive`` — some judged kind had not plateaued at the end of some rung (not at steady state);
+* ``inconclusive`` — no judged kind failed, but some had not plateaued at the end of some rung (not at
+                     steady state);
 * ``pass``         — every judged kind is within tolerance at steady state.
 """
 
@@ -132,12 +133,12 @@ def overall(kinds: list[KindVerdict], divergences: list[str]) -> tuple[str, list
     judged = [k for k in kinds if k.judged]
     failed = [k for k in judged if k.verdict == "fail"]
     pending = [k for k in judged if k.verdict == "inconclusive"]
+    if failed:  # a kind that has failed fails the recipe, whatever the kinds still short of steady state do
+        return "fail", [f"{k.kind}: {'; '.join(k.reasons)}" for k in failed] + \
+            [f"{k.kind} (not judged yet): {'; '.join(k.reasons)}" for k in pending]
     if pending:
-        leaning = "fail" if failed or any(k.provisional == "fail" for k in pending) else "pass"
+        leaning = "fail" if any(k.provisional == "fail" for k in pending) else "pass"
         return "inconclusive", [f"{k.kind}: {'; '.join(k.reasons)}" for k in pending] + \
-            [f"{k.kind}: {'; '.join(k.reasons)}" for k in failed] + \
             [f"provisionally {leaning}: the σ measured so far is {'out of' if leaning == 'fail' else 'within'} "
              "tolerance; a longer run (--steps) is needed for a verdict"]
-    if failed:
-        return "fail", [f"{k.kind}: {'; '.join(k.reasons)}" for k in failed]
     return "pass", []

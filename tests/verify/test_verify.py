@@ -143,7 +143,10 @@ def test_verdict_pass_fail_inconclusive():
     assert info.verdict == "info"
     assert overall([flat, info], []) == ("pass", [])
     assert overall([flat, drift], [])[0] == "fail"
-    assert overall([flat, drift, pending], [])[0] == "inconclusive"
+    # a kind that failed at steady state fails the recipe even while another is still short of it
+    verdict, reasons = overall([flat, drift, pending], [])
+    assert verdict == "fail" and reasons[0].startswith("q:") and reasons[1].startswith("k (not judged yet):")
+    assert overall([flat, pending], [])[0] == "inconclusive"
     assert overall([flat, pending], [])[1][-1].startswith("provisionally pass")
     verdict, reasons = overall([flat], ["width 512: loss became nan by step 40"])
     assert verdict == "fail" and "width 512" in reasons[0] and "step 40" in reasons[0]
