@@ -45,6 +45,7 @@ class RungReport(_M):
     mfu: float | None
     memory_estimate_bytes: float | None = None  # the planner's estimate (weights, grads, AdamW, activations)
     time_estimate_seconds: float | None = None  # the planner's estimate at an assumed throughput
+    memory_peak_bytes: float | None = None  # measured on a GPU (torch.cuda.max_memory_allocated); None on a CPU
 
 
 class KindReport(_M):
@@ -186,15 +187,17 @@ def markdown(report: VerifyReport) -> str:
         lines.append(f"| {k.kind} | " + " | ".join(f"{s:.4g}" for s in k.sigma) + " | " +
                      " | ".join(f"{r:.3f}" for r in k.ratio) + f" | {k.slope:+.3f} | {k.verdict}"
                      + (f" (leans {k.provisional})" if k.provisional else "") + " |")
-    lines += ["", "| width | params | hidden LR | hidden WD (run) | τ steps (run) | final loss | tokens/s | MFU |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| width | params | hidden LR | hidden WD (run) | τ steps (run) | final loss | tokens/s | MFU | "
+              "memory GiB (planned / peak) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in report.rungs:
         h = r.hyper["hidden"]
         tau = f"{r.tau_steps:.0f}" if r.tau_steps is not None else "-"
         loss = f"{r.final_loss:.4f}" if r.final_loss is not None else "-"
         mfu = f"{r.mfu:.1%}" if r.mfu is not None else "-"
+        planned = f"{r.memory_estimate_bytes / 2**30:.2f}" if r.memory_estimate_bytes is not None else "-"
+        peak = f"{r.memory_peak_bytes / 2**30:.2f}" if r.memory_peak_bytes is not None else "-"
         lines.append(f"| {r.width} | {r.params:,} | {h.lr:.4g} | {h.weight_decay:.4g} | {tau} | {loss} | "
-                     f"{r.tokens_per_second:,.0f} | {mfu} |")
+                     f"{r.tokens_per_second:,.0f} | {mfu} | {planned} / {peak} |")
     lines.append("")
     lines.append("Embedding and output matrices are reported for information; the verdict judges the "
                  "matrix-like kinds (q, k, v, o, MLP in/out), which the width rule is about.")

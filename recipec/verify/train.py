@@ -119,6 +119,8 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
     cfg = model_config(resolved, settings.vocab_size, settings.seq_len, recipe.model.norm_eps,
                        recipe.model.rope_theta)
     torch.manual_seed(settings.seed)
+    if device.type == "cuda":  # this rung's own peak (the planner's memory estimate is checked against it)
+        torch.cuda.reset_peak_memory_stats(device)
     model = Decoder(cfg).to(device)
     if dist is not None:
         shard(model, dist)  # every rank built the same init from the same seed; keep its own shards
@@ -278,6 +280,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
         seconds=time.perf_counter() - started,
         tokens_per_second=tps,
         mfu=(tps * flops_tok / (peak * world)) if peak else None,
+        memory_peak_bytes=float(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None,
     )
 
 
