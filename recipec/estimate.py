@@ -70,23 +70,22 @@ class Memory:
     optimizer_step: float = 0.0  # temporaries of the optimizer step (a multi-tensor AdamW's √v)
     persistent_gradients: bool = True  # a gradient buffer alive through backward (Megatron), else set_to_none
 
-    def _peak(self, activations: float) -> float:
+    def _moments(self, activations: float) -> tuple[float, float]:
+        """What lives beside the weights and optimizer states at the start of backward and at the step."""
         backward = activations + self.logits + (self.gradients if self.persistent_gradients else 0.0)
-        step = self.gradients + self.optimizer_step
-        return self.weights + self.optimizer + max(backward, step)
+        return backward, self.gradients + self.optimizer_step
 
     @property
     def total(self) -> float:
-        return self._peak(self.activations)
+        return self.weights + self.optimizer + max(self._moments(self.activations))
 
     @property
     def total_checkpointed(self) -> float:
-        return self._peak(self.activations_checkpointed)
+        return self.weights + self.optimizer + max(self._moments(self.activations_checkpointed))
 
     @property
     def peak_at(self) -> str:
-        step = self.gradients + self.optimizer_step
-        backward = self.activations + self.logits + (self.gradients if self.persistent_gradients else 0.0)
+        backward, step = self._moments(self.activations)
         return "optimizer step" if step > backward else "start of backward"
 
 
