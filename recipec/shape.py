@@ -69,6 +69,11 @@ class Shape:
         final = 0 if self.norm == "none" else d * (2 if self.norm == "layernorm" else 1)
         return self.depth * (norms_per_layer + biases_per_layer) + final
 
+    def params_by_class(self) -> dict[str, int]:
+        """Parameters of each recipe class (the optimizer's parameter groups)."""
+        return {"hidden": self.hidden_params(), "embedding": self.embedding_params(),
+                "output": self.output_params(), "vector": self.vector_params()}
+
     def total_params(self) -> int:
         return self.hidden_params() + self.embedding_params() + self.output_params() + self.vector_params()
 

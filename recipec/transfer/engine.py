@@ -355,10 +355,7 @@ def resolve(recipe: Recipe, size: str | None = None, *, file: str = "<recipe>", 
     lam = hidden.weight_decay.value if convention == "coupled" else (
         hidden.weight_decay.value / hidden.lr.value)
     tau = 1.0 / (hidden.lr.value * lam) if lam > 0 else None
-    params_by_class = {
-        "hidden": shape.hidden_params(), "embedding": shape.embedding_params(),
-        "output": shape.output_params(), "vector": shape.vector_params(),
-    }
+    params_by_class = shape.params_by_class()
     total = shape.total_params()
     recommended = None
     if applier.has_rule("global", "batch_tokens"):

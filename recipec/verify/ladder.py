@@ -172,8 +172,7 @@ def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int,
         activations, step_temporaries = 2 * elements * AUTOCAST_HEADROOM + 2 * n, 0.0
     else:  # float32; the multi-tensor AdamW's temporary of its largest group (one group per class)
         activations = 4 * elements
-        step_temporaries = 4 * max(shape.hidden_params(), shape.embedding_params(), shape.output_params(),
-                                   shape.vector_params())
+        step_temporaries = 4 * max(shape.params_by_class().values())
     memory = Memory(weights=4 * n, gradients=4 * n, optimizer=8 * n, activations=activations,
                     activations_checkpointed=activations, logits=12 * tokens * vocab_size,
                     optimizer_step=step_temporaries, persistent_gradients=False).total

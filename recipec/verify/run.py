@@ -94,12 +94,13 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
     costs = [cost(r, steps) for r in rungs]
     ladder.check_fits(costs, memory_limit, where)
 
-    need = steps * batch * (seq_len + 1) + seq_len + 2
+    sampled = steps * batch * (seq_len + 1)  # tokens the run draws
+    need = sampled + seq_len + 2
     if opts.data == "builtin":
         corpus = builtin_corpus(min(need, 64 << 20), min_tokens=seq_len + 2)
     else:
         corpus = token_file(opts.data, opts.data_dtype, recipe.model.vocab_size, seq_len + 2)
-    passes = steps * batch * (seq_len + 1) / len(corpus.tokens)
+    passes = sampled / len(corpus.tokens)
     if passes > 1:  # random windows: a short corpus is sampled more than once; say so
         corpus.description += f"; the run samples about {passes:.1f}× its length in random windows"
     n_ck = max(2, opts.checkpoints)
