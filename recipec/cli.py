@@ -130,6 +130,46 @@ def explain_cmd(recipe: str, size: str | None, sets: tuple[str, ...], only: tupl
         click.echo(explain_text(resolved, only), nl=False)
 
 
+@main.command("inspect")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--target", "-t", "targets", multiple=True, metavar="NAME",
+              help="torchtitan, megatron, hf or neutral (repeatable; default: every target in OUT_DIR).")
+@click.option("--shrink", is_flag=True, help="Build a small model with the same parameter kinds on CPU and measure "
+                                             "each matrix's init std after the framework's own initialisation.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_user_errors
+def inspect_cmd(out_dir: str, targets: tuple[str, ...], shrink: bool, fmt: str) -> None:
+    """Build each framework's own model and optimizer from a compile OUT_DIR and check every parameter.
+
+    One row per parameter: its kind, the optimizer group's lr, weight_decay, eps, betas, the measured
+    init std (--shrink) and the forward multipliers that apply, each against resolved.json. Exit 0
+    when all agree, 1 listing every difference, 2 when a framework is not installed.
+    """
+    from recipec.diagnostics import Diagnostic
+    from recipec.inspect import FrameworkMissing, inspect_dir, load_resolved, report_json, report_text, targets_in
+
+    load_resolved(Path(out_dir))  # a located error before any framework is imported
+    chosen = list(dict.fromkeys(targets)) or targets_in(Path(out_dir))
+    if not chosen:
+        raise RecipecError(Diagnostic(f"{out_dir} holds no target's files: compile with --target first",
+                                      path="--target"))
+    reports = []
+    for target in chosen:
+        try:
+            reports.append(inspect_dir(Path(out_dir), target, shrink=shrink))
+        except FrameworkMissing as e:
+            click.echo(f"error: {e.target} is not installed; to inspect it: {e.pip}", err=True)
+            sys.exit(EXIT_USAGE)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([report_json(r) for r in reports], indent=2, ensure_ascii=False))
+    else:
+        click.echo("".join(report_text(r) for r in reports), nl=False)
+    if not all(r.ok for r in reports):
+        sys.exit(EXIT_FINDINGS)
+
+
 @main.command("schema")
 @click.option("--ruleset", is_flag=True, help="The rule-set file schema instead of the recipe schema.")
 @click.option("--write", "write_dir", type=click.Path(file_okay=False), default=None,

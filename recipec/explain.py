@@ -27,6 +27,8 @@ def describe_step(step: Step) -> str:
         return f"proxy {step.note}" if step.note else "proxy"
     if step.kind == "power":
         sym = AXIS_SYMBOL.get(step.axis or "", step.axis)
+        if step.dim is not None:
+            sym = step.dim.replace("_", "-")
         return f"{step.ruleset}: {step.axis} {sym}={step.ratio:.6g}^{step.exponent:g} → ×{step.factor:.6g}"
     if step.kind == "fixed":
         return f"{step.ruleset}: fixed {step.value:g}" + (f" ({step.note})" if step.note else "")

@@ -100,6 +100,11 @@ class PerClassHyper(_Model):
     vector: ClassHyper | None = None
 
 
+KindName = Literal["q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output", "norm", "qk_norm", "final_norm",
+                   "bias"]
+MatrixKindName = Literal["q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output"]
+
+
 class Optimizer(_Model):
     name: Literal["adamw", "adam", "sgd"] = "adamw"
     lr: PositiveFloat = Field(description="Base learning rate at the proxy (peak of the schedule).")
@@ -114,12 +119,16 @@ class Optimizer(_Model):
     grad_clip: NonNegFloat | None = Field(1.0, description="Gradient-norm clipping threshold; null or 0 disables.")
     z_loss: NonNegFloat = Field(0.0, description="Output-logit z-loss coefficient (0 disables).")
     per_class: PerClassHyper = Field(default_factory=PerClassHyper, description="Proxy overrides per parameter class.")
+    per_kind: dict[KindName, ClassHyper] = Field(
+        default_factory=dict, description="Proxy overrides per parameter kind (recipec.kinds: q, k, v, o, mlp_in, mlp_out, "
+                                          "embedding, output, norm, qk_norm, final_norm, bias); they win over per_class.")
 
     @model_validator(mode="after")
     def _check(self) -> "Optimizer":
         uses_wd = self.weight_decay > 0 or any(
             c is not None and (c.weight_decay or 0) > 0
-            for c in (self.per_class.hidden, self.per_class.embedding, self.per_class.output, self.per_class.vector)
+            for c in (self.per_class.hidden, self.per_class.embedding, self.per_class.output, self.per_class.vector,
+                      *self.per_kind.values())
         )
         if uses_wd and self.wd_convention is None:
             raise ValueError(
@@ -144,6 +153,8 @@ class Init(_Model):
     )
     std: PositiveFloat = Field(0.02, description="Base init std of matrices at the proxy.")
     per_class_std: InitStd = Field(default_factory=InitStd)
+    per_kind_std: dict[MatrixKindName, PositiveFloat] = Field(
+        default_factory=dict, description="Init std per matrix kind at the proxy; wins over per_class_std.")
     output_multiplier: PositiveFloat = Field(1.0, description="Forward multiplier on the output logits at the proxy.")
     embedding_multiplier: PositiveFloat = Field(1.0, description="Forward multiplier on the embeddings at the proxy.")
     residual_multiplier: PositiveFloat = Field(1.0, description="Multiplier on each residual branch at the proxy.")

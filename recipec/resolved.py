@@ -42,6 +42,7 @@ class Step(_Frozen):
     ruleset: str | None = None  # rule-set name
     file: str | None = None  # rule-set file or recipe file
     axis: str | None = None
+    dim: Literal["fan_in", "fan_out"] | None = None  # a width rule on the kind's own fan ratio (None: width m)
     ratio: float | None = None
     exponent: float | None = None
     factor: float | None = None  # what the value was multiplied by
@@ -66,6 +67,19 @@ class ClassHParams(_Frozen):
     weight_decay: Value
     eps: Value
     init_std: Value | None  # None for vectors (norm gains start at 1, biases at 0)
+
+
+class KindHParams(_Frozen):
+    """One parameter kind (``recipec.kinds``): its class, its fan ratios, and the values that differ from
+    its class's (``None``: the class's value holds)."""
+
+    cls: str
+    fan_in_ratio: float
+    fan_out_ratio: float
+    lr: Value | None = None
+    weight_decay: Value | None = None
+    eps: Value | None = None
+    init_std: Value | None = None
 
 
 class Multipliers(_Frozen):
@@ -162,6 +176,7 @@ class Resolved(_Frozen):
     shape: ShapeInfo
     optimizer: OptimizerInfo
     classes: dict[str, ClassHParams]
+    kinds: dict[str, KindHParams] = {}
     multipliers: Multipliers
     batch: BatchInfo
     schedule: ScheduleInfo
@@ -179,6 +194,11 @@ class Resolved(_Frozen):
                 v = getattr(hp, name)
                 if v is not None:
                     out[f"{cls}.{name}"] = v
+        for kind, k in self.kinds.items():  # a kind's own value, where its fan ratios or rules make it differ
+            for name in ("lr", "weight_decay", "eps", "init_std"):
+                v = getattr(k, name)
+                if v is not None:
+                    out[f"{kind}.{name}"] = v
         for name in Multipliers.model_fields:
             out[name] = getattr(self.multipliers, name)
         if self.derived.recommended_batch_tokens is not None:
@@ -194,6 +214,21 @@ class Resolved(_Frozen):
         """The class's WD in the independent form (w -= wd·w per step, at peak LR)."""
         hp = self.classes[cls]
         return convert_weight_decay(hp.weight_decay.value, hp.lr.value, self.optimizer.wd_convention, "independent")
+
+    def kind_coupled(self, kind: str) -> CoupledClass:
+        """LR, coupled WD, eps and init std of one parameter kind (``recipec.kinds``): its class's numbers
+        unless the kind's own fan-in / fan-out ratios resolved it differently."""
+        from recipec.kinds import KIND_CLASS
+
+        base = self.coupled(KIND_CLASS[kind])
+        k = self.kinds.get(kind)
+        if k is None:
+            return base
+        lr = k.lr.value if k.lr is not None else base.lr
+        wd_value = k.weight_decay.value if k.weight_decay is not None else self.classes[k.cls].weight_decay.value
+        wd = convert_weight_decay(wd_value, lr, self.optimizer.wd_convention, "coupled")
+        return CoupledClass(lr=lr, weight_decay=wd, eps=k.eps.value if k.eps is not None else base.eps,
+                            init_std=k.init_std.value if k.init_std is not None else base.init_std)
 
     def coupled(self, cls: str) -> CoupledClass:
         """LR, coupled WD, eps and init std of a class: the numbers a torch AdamW group needs."""

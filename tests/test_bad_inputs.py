@@ -54,8 +54,8 @@ CASES = [
     ("missing-rule-file", sub("transfer: [fan2025]", "transfer: [./nope.yaml]"), [], "transfer[0]",
      "rule-set file './nope.yaml' not found", 20),
     ("conflicting-rule-sets", sub("transfer: [fan2025]", "transfer: [fan2025, mup-adamw]"), [], "transfer[1]",
-     "rule sets conflict on (width, hidden, weight_decay): rules/mup-adamw.yaml sets exponent 1 but "
-     "rules/fan2025.yaml sets exponent 0.5", 20),
+     "rule sets conflict on (width, hidden, weight_decay): rules/mup-adamw.yaml sets exponent 1 on the fan-in ratio "
+     "but rules/fan2025.yaml sets exponent 0.5 on the fan-in ratio", 20),
     ("unknown-rule-param", sub("transfer: [fan2025]", "transfer: [{name: completep, params: {beta: 1}}]"), [],
      "transfer[0].params.beta", "rule set 'completep' has no parameter 'beta'", 20),
     ("unknown-size", BASE, ["--size", "huge"], "sizes", "no size named 'huge'", 22),
@@ -117,7 +117,7 @@ EXACT = [
     (BASE, ["--size", "bgi"], "{f}:22:3: sizes: no size named 'bgi' (hint: did you mean 'big'?)"),
     (sub("transfer: [fan2025]", "transfer: [fan2025, mup-adamw]"), [],
      "{f}:20:21: transfer[1]: rule sets conflict on (width, hidden, weight_decay): rules/mup-adamw.yaml sets "
-     "exponent 1 but rules/fan2025.yaml sets exponent 0.5 (hint: remove one of them or write a rule file that "
+     "exponent 1 on the fan-in ratio but rules/fan2025.yaml sets exponent 0.5 on the fan-in ratio (hint: remove one of them or write a rule file that "
      "combines them)"),
 ]
 

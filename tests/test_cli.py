@@ -50,7 +50,7 @@ def test_explain_table_and_only():
     lines = proc.stdout.splitlines()
     row = [line for line in lines if line.startswith("hidden.weight_decay")]
     assert len(row) == 1
-    assert "0.1" in row[0] and "0.4" in row[0] and "fan2025: width m=16^0.5 → ×4" in row[0]
+    assert "0.1" in row[0] and "0.4" in row[0] and "fan2025: width fan-in=16^0.5 → ×4" in row[0]
     assert not any(line.startswith("hidden.lr") for line in lines)
 
 

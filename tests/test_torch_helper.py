@@ -9,6 +9,7 @@ from torch import nn  # noqa: E402
 
 from golden_cases import render_case  # noqa: E402
 
+from recipec.kinds import KIND_CLASS  # noqa: E402
 from recipec.torch import UnclassifiedParameterError, class_counts, classify, param_groups  # noqa: E402
 
 VOCAB = 321  # distinct from every other dimension below
@@ -66,11 +67,12 @@ def test_nanogpt(tied):
 def test_groups_carry_the_resolved_numbers():
     r = _resolved()
     model = NanoGPT(tied=False)
-    for g in param_groups(model, r):
-        cls = g["name"]
-        assert g["lr"] == r.classes[cls].lr.value
-        assert g["weight_decay"] == r.coupled_weight_decay(cls)
-        assert g["eps"] == r.classes[cls].eps.value
+    for g in param_groups(model, r):  # one group per kind, with that kind's numbers (its class's unless they differ)
+        want = r.kind_coupled(g["name"])
+        assert g["cls"] == KIND_CLASS[g["name"]]
+        assert g["lr"] == want.lr
+        assert g["weight_decay"] == want.weight_decay
+        assert g["eps"] == want.eps
         assert g["betas"] == tuple(r.optimizer.betas)
 
 

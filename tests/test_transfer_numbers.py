@@ -209,10 +209,22 @@ def test_user_rule_file_relative_to_recipe(tmp_path):
 
 
 def test_attention_scale_default_follows_head_dim():
-    text = BASE.replace("model: {width: 4096}", "model: {width: 4096, head_dim: 128}")
+    # no width rule set: nothing says how the logit scale transfers, so the frameworks' 1/sqrt(head_dim) holds
+    text = BASE.replace("model: {width: 4096}", "model: {width: 4096, head_dim: 128}").replace(
+        "transfer: [fan2025]", "transfer: [adam-sqrt-batch]")
     r = resolved(text)
     assert r.multipliers.attn_logit_scale.value == pytest.approx(1 / math.sqrt(128), rel=REL)
     assert r.multipliers.attn_logit_scale.chain[-1].ruleset == "default"
+
+
+@pytest.mark.parametrize("ruleset", ["fan2025", "mup-adamw", "mup-megatron"])
+def test_mup_attention_scale_is_one_over_head_dim_anchored_at_the_proxy(ruleset):
+    # proxy head_dim 64: 1/sqrt(64) = 1/8; at head_dim 128 muP's 1/d_head law gives 1/8 * (128/64)^-1 = 1/16
+    text = BASE.replace("model: {width: 4096}", "model: {width: 4096, head_dim: 128}").replace(
+        "transfer: [fan2025]", f"transfer: [{ruleset}]")
+    r = resolved(text)
+    assert r.multipliers.attn_logit_scale.value == pytest.approx(1 / 16, rel=REL)
+    assert r.multipliers.attn_logit_scale.chain[-1].ruleset == ruleset
 
 
 def test_absolute_formula_conflicts_with_a_power_law_on_the_same_value():

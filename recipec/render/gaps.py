@@ -110,9 +110,9 @@ def _hf(r, rope_theta: float) -> list[Gap]:
                                  "decays to 0"))
     if r.precision == "fp8":
         out.append(Gap("precision", "precision fp8 is NOT applied by the Trainer arguments: bf16 written"))
-    if not is_one(m.embedding_multiplier.value):
+    if r.shape.tied_embeddings and not is_one(m.embedding_multiplier.value):
         out.append(Gap("emb", f"embedding_multiplier={fmt(m.embedding_multiplier.value)} is NOT applied: HF Llama "
-                              "has no embedding multiplier"))
+                              "has no embedding multiplier and tied embeddings cannot be lowered into the weight"))
     if not _attn_is_default(r):
         out.append(Gap("attn", f"attn_logit_scale={fmt(m.attn_logit_scale.value)} is NOT applied: HF Llama uses "
                                "1/sqrt(head_dim)"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recipec.render import LaunchCommand, RenderContext, RenderedFile, TargetOutput
-from recipec.render.classes import class_groups
+from recipec.render.classes import class_groups, is_one
 from recipec.render.gaps import gaps
 from recipec.render.env import slug
 
@@ -60,9 +60,17 @@ def plan(ctx: RenderContext) -> Plan:
     else:
         scheduler = "constant_with_warmup"
     notes += [g.note for g in gaps("hf", r)]
-    notes.append("output and residual multipliers are lowered into the readout's and branch outputs' LR / eps / WD "
-                 "by the hook; call hf_train.init_model(model) once before training from scratch for the init stds")
-    notes.append("per-class LR / WD / eps come from hf_train.py's optimizer hook (recipec.torch.param_groups); "
+    m = r.multipliers
+    lowered = [name for name, value, ok in (
+        ("output_multiplier", m.output_multiplier.value, not r.shape.tied_embeddings),
+        ("embedding_multiplier", m.embedding_multiplier.value, not r.shape.tied_embeddings),
+        ("residual_multiplier", m.residual_multiplier.value, True)) if ok and not is_one(value)]
+    if lowered:
+        notes.append(f"{', '.join(lowered)} lowered by the hook into the weights they act on (LR and init std × c, "
+                     "eps and coupled WD ÷ c); call hf_train.init_model(model) once before training from scratch")
+    else:
+        notes.append("call hf_train.init_model(model) once before training from scratch for the per-kind init stds")
+    notes.append("per-kind LR / WD / eps come from hf_train.py's optimizer hook (recipec.torch.param_groups); "
                  "the learning_rate / weight_decay / adam_epsilon arguments are the hidden class's, for logging")
     return Plan(output_dir=f"outputs/{slug(r.recipe_name)}-{r.size}", lr=hidden.lr, weight_decay=hidden.weight_decay,
                 eps=hidden.eps, scheduler=scheduler, scheduler_kwargs=kwargs, grad_accum=r.batch.grad_accum,

@@ -28,13 +28,32 @@ class Doc:
     group: ClassGroup
 
 
+@dataclass(frozen=True)
+class KindDoc:
+    kind: str
+    cls: str
+    text: str
+    group: ClassGroup
+
+
+def kind_docs(resolved) -> tuple[KindDoc, ...]:
+    """Every kind the model has, with its own numbers (its class's unless its fan ratios or rules differ)."""
+    from recipec.kinds import KIND_DOC
+
+    out = []
+    for kind, info in resolved.kinds.items():
+        c = resolved.kind_coupled(kind)
+        out.append(KindDoc(kind, info.cls, KIND_DOC[kind], ClassGroup(name=kind, cls=info.cls, **c._asdict())))
+    return tuple(out)
+
+
 def render_text(ctx: RenderContext) -> str:
     from recipec import __version__
     from recipec.render.env import render_template
 
     docs = tuple(Doc(g.cls, CLASS_DOC[g.cls], g) for g in class_groups(ctx.resolved))
-    return render_template("param_groups.json.j2", r=ctx.resolved, docs=docs, version=__version__,
-                           recipe_path=ctx.recipe_path, sha256=ctx.recipe_sha256)
+    return render_template("param_groups.json.j2", r=ctx.resolved, docs=docs, kinds=kind_docs(ctx.resolved),
+                           version=__version__, recipe_path=ctx.recipe_path, sha256=ctx.recipe_sha256)
 
 
 def render(ctx: RenderContext) -> TargetOutput:

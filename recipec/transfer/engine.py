@@ -20,14 +20,16 @@ from pathlib import Path
 
 from recipec import __version__
 from recipec.diagnostics import Diagnostic, Location, RecipecError
+from recipec.kinds import KIND_CLASS, KINDS, REPRESENTATIVE, fans, kinds_of
+from recipec.kinds import present as present_kinds
 from recipec.load.yaml_source import SourceMap, format_path
 from recipec.recipe import PARAM_CLASSES, Recipe, Size, SizeModel
 from recipec.resolved import (
-    BatchInfo, convert_weight_decay, ClassHParams, ClusterInfo, Derived, Multipliers, OptimizerInfo, Resolved, RuleSetInfo,
+    BatchInfo, convert_weight_decay, ClassHParams, ClusterInfo, Derived, KindHParams, Multipliers, OptimizerInfo, Resolved, RuleSetInfo,
     ScheduleInfo, ShapeInfo, Step, Value,
 )
 from recipec.shape import Shape, ShapeError, resolve_shape
-from recipec.transfer.ruleset import AXES, GLOBAL_HPARAMS, RuleSet, load_ruleset
+from recipec.transfer.ruleset import AXES, GLOBAL_HPARAMS, Rule, RuleSet, load_ruleset
 
 PROXY = "proxy"
 
@@ -73,6 +75,10 @@ def _check_conflicts(sets: list[RuleSet], smap: SourceMap) -> None:
     for i, rs in enumerate(sets):
         for rule, exponent in zip(rs.spec.rules, rs.exponents):
             spec = f"exponent {exponent:g}" if exponent is not None else f"fixed value {rule.value:g}"
+            if rule.ratio != "width":
+                spec += f" on the {rule.ratio.replace('_', '-')} ratio"
+            if rule.kinds is not None:
+                spec += f" for kinds {', '.join(rule.kinds)}"
             for cls in rule.classes():
                 key = (rule.axis or "fixed", cls, rule.hp)
                 touched.setdefault((cls, rule.hp), []).append((i, rs))
@@ -194,24 +200,28 @@ def _proxy_step(ctx: _Context, value: float, note: str) -> Step:
 
 
 class _Applier:
-    """Applies the loaded rule sets to one (class, hp) value."""
+    """Applies the loaded rule sets to one (kind or class, hp) value."""
 
     def __init__(self, sets: list[RuleSet], ratios: dict[str, float], formula_vars: dict[str, float]):
         self.ratios = ratios
         self.formula_vars = formula_vars
-        self.power: dict[tuple[str, str], list[tuple[RuleSet, str, float, str]]] = {}
-        self.fixed: dict[tuple[str, str], tuple[RuleSet, float, str]] = {}
+        self.power: dict[tuple[str, str], list[tuple[RuleSet, Rule, float]]] = {}
+        self.fixed: dict[tuple[str, str], list[tuple[RuleSet, Rule]]] = {}
         self.formula: dict[tuple[str, str], tuple[RuleSet, object]] = {}
+        self.kind_specific: set[str] = set()  # classes with a rule restricted to some of their kinds
         for rs in sets:
             for rule, exponent in zip(rs.spec.rules, rs.exponents):
                 for cls in rule.classes():
                     key = (cls, rule.hp)
+                    if rule.kinds is not None:
+                        self.kind_specific.add(cls)
                     if exponent is None:
-                        self.fixed.setdefault(key, (rs, float(rule.value), rule.note or ""))
+                        self.fixed.setdefault(key, []).append((rs, rule))
                     else:
                         entries = self.power.setdefault(key, [])
-                        if all(e[1] != rule.axis for e in entries):  # identical duplicates apply once
-                            entries.append((rs, rule.axis, exponent, rule.note or ""))
+                        same = (rule.axis, rule.ratio, tuple(rule.kinds or ()))
+                        if all((e[1].axis, e[1].ratio, tuple(e[1].kinds or ())) != same for e in entries):
+                            entries.append((rs, rule, exponent))  # identical duplicates apply once
             for f in rs.spec.formulas:
                 for cls in f.classes():
                     self.formula.setdefault((cls, f.hp), (rs, f))
@@ -220,10 +230,12 @@ class _Applier:
         key = (cls, hp)
         if axis is None:
             return key in self.power or key in self.fixed or key in self.formula
-        return any(e[1] == axis for e in self.power.get(key, []))
+        return any(e[1].axis == axis for e in self.power.get(key, []))
 
-    def apply(self, cls: str, hp: str, value: float, chain: list[Step]) -> float:
+    def apply(self, cls: str, hp: str, value: float, chain: list[Step], kind: str | None = None,
+              fan_ratios: tuple[float, float] = (1.0, 1.0), lr_batch: float = 1.0) -> float:
         key = (cls, hp)
+        fixed = next(((rs, rule) for rs, rule in self.fixed.get(key, []) if rule.applies_to(kind)), None)
         if key in self.formula:
             rs, f = self.formula[key]
             value = f.coefficient
@@ -235,19 +247,26 @@ class _Applier:
                               note=f"{f.coefficient:g}·{'·'.join(parts)} with " + ", ".join(
                                   f"{k}={self.formula_vars[k]:.4g}" for k in sorted(f.terms)) + (
                                   f"; {f.note}" if f.note else "")))
-        elif key in self.fixed:
-            rs, fixed, note = self.fixed[key]
-            value = fixed
-            chain.append(Step(kind="fixed", ruleset=rs.name, file=rs.file, value=value, note=note))
+        elif fixed is not None:
+            rs, rule = fixed
+            value = float(rule.value)
+            chain.append(Step(kind="fixed", ruleset=rs.name, file=rs.file, value=value, note=rule.note or ""))
         for axis in AXES:
-            for rs, rule_axis, exponent, note in self.power.get(key, []):
-                if rule_axis != axis:
+            for rs, rule, exponent in self.power.get(key, []):
+                if rule.axis != axis or not rule.applies_to(kind):
                     continue
-                ratio = self.ratios[axis]
+                dim = None
+                if axis == "lr_batch":
+                    ratio = lr_batch
+                elif axis == "width" and rule.ratio != "width":
+                    dim = rule.ratio
+                    ratio = fan_ratios[0] if dim == "fan_in" else fan_ratios[1]
+                else:
+                    ratio = self.ratios[axis]
                 factor = ratio ** exponent
                 value = value * factor
-                chain.append(Step(kind="power", ruleset=rs.name, file=rs.file, axis=axis, ratio=ratio,
-                                  exponent=exponent, factor=factor, value=value, note=note))
+                chain.append(Step(kind="power", ruleset=rs.name, file=rs.file, axis=axis, dim=dim, ratio=ratio,
+                                  exponent=exponent, factor=factor, value=value, note=rule.note or ""))
         return value
 
 
@@ -300,27 +319,7 @@ def resolve(recipe: Recipe, size: str | None = None, *, file: str = "<recipe>", 
 
     proxy_vals, proxy_globals = _proxy_values(r, proxy_shape)
     convention = r.optimizer.wd_convention or "coupled"
-    classes: dict[str, ClassHParams] = {}
-    for cls in PARAM_CLASSES:
-        pv = proxy_vals[cls]
-        values: dict[str, Value | None] = {}
-        for hp in ("lr", "eps", "init_std"):
-            proxy = pv[hp]
-            if proxy is None:
-                values[hp] = None
-                continue
-            chain = [_proxy_step(ctx, proxy, _proxy_note(r, cls, hp))]
-            v = applier.apply(cls, hp, proxy, chain)
-            values[hp] = Value(value=v, proxy=proxy, chain=tuple(chain))
-        values["weight_decay"] = _resolve_wd(ctx, applier, sets, cls, pv, values["lr"], convention, r)
-        for hp in ("lr", "weight_decay", "eps"):
-            override = getattr(getattr(target.overrides, cls) or _NO_OVERRIDE, hp)
-            if override is not None:
-                v = values[hp]
-                chain = list(v.chain) + [Step(kind="override", file=ctx.file, value=override,
-                                              note=f"set by hand in sizes.{size}.overrides.{cls}.{hp}")]
-                values[hp] = Value(value=override, proxy=v.proxy, chain=tuple(chain))
-        classes[cls] = ClassHParams(**values)
+    classes, kinds = _resolve_kinds(ctx, applier, sets, proxy_vals, proxy_shape, shape, target, size, convention)
 
     multipliers = {}
     for hp in GLOBAL_HPARAMS:
@@ -391,6 +390,7 @@ def resolve(recipe: Recipe, size: str | None = None, *, file: str = "<recipe>", 
                                 momentum=r.optimizer.momentum, grad_clip=r.optimizer.grad_clip,
                                 z_loss=r.optimizer.z_loss),
         classes=classes,
+        kinds=kinds,
         multipliers=Multipliers(**multipliers),
         batch=BatchInfo(global_tokens=tb_tokens, global_sequences=sequences, micro_batch=micro,
                         data_parallel=dp, grad_accum=grad_accum),
@@ -400,6 +400,81 @@ def resolve(recipe: Recipe, size: str | None = None, *, file: str = "<recipe>", 
         derived=derived,
         warnings=tuple(warnings),
     )
+
+
+def _resolve_kinds(ctx: _Context, applier: _Applier, sets: list[RuleSet], proxy_vals: dict, proxy_shape: Shape,
+                   shape: Shape, target: Size, size: str | None,
+                   convention: str) -> tuple[dict[str, ClassHParams], dict[str, KindHParams]]:
+    """Every parameter kind with its own fan ratios; a class's values are its representative kind's.
+
+    A kind whose fan ratios and applicable rules are its representative's gets the same numbers, so
+    only kinds that differ are resolved again and recorded (``Resolved.kinds``).
+    """
+    ratios = {k: _fan_ratios(k, proxy_shape, shape) for k in KINDS}
+    per_kind: dict[str, ClassHParams] = {}
+    for cls in PARAM_CLASSES:
+        rep = REPRESENTATIVE[cls]
+        per_kind[rep] = _resolve_one(ctx, applier, sets, cls, rep, ratios[rep], proxy_vals[cls], target, size,
+                                     convention)
+        for kind in kinds_of(cls):
+            pinned = kind in ctx.recipe.optimizer.per_kind or kind in ctx.recipe.init.per_kind_std
+            if kind != rep and (ratios[kind] != ratios[rep] or cls in applier.kind_specific or pinned):
+                per_kind[kind] = _resolve_one(ctx, applier, sets, cls, kind, ratios[kind], proxy_vals[cls], target,
+                                              size, convention)
+    classes = {cls: per_kind[REPRESENTATIVE[cls]] for cls in PARAM_CLASSES}
+    kinds: dict[str, KindHParams] = {}
+    for kind in present_kinds(shape):
+        cls = KIND_CLASS[kind]
+        own, base = per_kind.get(kind), classes[cls]
+        differs = {}
+        if own is not None:
+            for hp in ("lr", "weight_decay", "eps", "init_std"):
+                mine, theirs = getattr(own, hp), getattr(base, hp)
+                # a difference beyond rounding (a round trip through a rebased recipe may leave an ulp)
+                if mine is not None and theirs is not None and not math.isclose(mine.value, theirs.value,
+                                                                                 rel_tol=1e-12, abs_tol=0.0):
+                    differs[hp] = mine
+        kinds[kind] = KindHParams(cls=cls, fan_in_ratio=ratios[kind][0], fan_out_ratio=ratios[kind][1], **differs)
+    return classes, kinds
+
+
+def _fan_ratios(kind: str, proxy_shape: Shape, shape: Shape) -> tuple[float, float]:
+    p, t = fans(kind, proxy_shape), fans(kind, shape)
+    return t.fan_in / p.fan_in, t.fan_out / p.fan_out
+
+
+def _resolve_one(ctx: _Context, applier: _Applier, sets: list[RuleSet], cls: str, kind: str,
+                 fan_ratios: tuple[float, float], pv: dict, target: Size, size: str | None,
+                 convention: str) -> ClassHParams:
+    r = ctx.recipe
+    pv, notes = dict(pv), {}
+    own = r.optimizer.per_kind.get(kind)
+    for hp in ("lr", "weight_decay", "eps"):
+        if own is not None and getattr(own, hp) is not None:
+            pv[hp], notes[hp] = getattr(own, hp), f"optimizer.per_kind.{kind}.{hp}"
+    if kind in r.init.per_kind_std and pv["init_std"] is not None:
+        pv["init_std"], notes["init_std"] = r.init.per_kind_std[kind], f"init.per_kind_std.{kind}"
+    values: dict[str, Value | None] = {}
+    for hp in ("lr", "eps", "init_std"):
+        proxy = pv[hp]
+        if proxy is None:
+            values[hp] = None
+            continue
+        chain = [_proxy_step(ctx, proxy, notes.get(hp) or _proxy_note(r, cls, hp))]
+        v = applier.apply(cls, hp, proxy, chain, kind=kind, fan_ratios=fan_ratios)
+        values[hp] = Value(value=v, proxy=proxy, chain=tuple(chain))
+    lr_batch = math.prod(s.factor for s in values["lr"].chain
+                         if s.kind == "power" and s.axis in ("batch", "tokens") and s.factor is not None)
+    values["weight_decay"] = _resolve_wd(ctx, applier, sets, cls, kind, fan_ratios, lr_batch, pv, values["lr"],
+                                         convention, r, notes.get("weight_decay"))
+    for hp in ("lr", "weight_decay", "eps"):
+        override = getattr(getattr(target.overrides, cls) or _NO_OVERRIDE, hp)
+        if override is not None:
+            v = values[hp]
+            chain = list(v.chain) + [Step(kind="override", file=ctx.file, value=override,
+                                          note=f"set by hand in sizes.{size}.overrides.{cls}.{hp}")]
+            values[hp] = Value(value=override, proxy=v.proxy, chain=tuple(chain))
+    return ClassHParams(**values)
 
 
 class _NoOverride:
@@ -421,10 +496,11 @@ def _proxy_note(r: Recipe, cls: str, hp: str) -> str:
     return f"optimizer.{hp}"
 
 
-def _resolve_wd(ctx: _Context, applier: _Applier, sets: list[RuleSet], cls: str, pv: dict,
-                lr: Value, convention: str, r: Recipe) -> Value:
+def _resolve_wd(ctx: _Context, applier: _Applier, sets: list[RuleSet], cls: str, kind: str,
+                fan_ratios: tuple[float, float], lr_batch: float, pv: dict, lr: Value, convention: str,
+                r: Recipe, note: str | None = None) -> Value:
     proxy = pv["weight_decay"]
-    chain = [_proxy_step(ctx, proxy, _proxy_note(r, cls, "weight_decay") + f" ({convention})")]
+    chain = [_proxy_step(ctx, proxy, (note or _proxy_note(r, cls, "weight_decay")) + f" ({convention})")]
     value = proxy
     # Rule sets state WD exponents in their own convention (coupled unless they say otherwise).
     rule_conv = _wd_rule_convention(sets, cls)
@@ -432,7 +508,7 @@ def _resolve_wd(ctx: _Context, applier: _Applier, sets: list[RuleSet], cls: str,
         value = convert_weight_decay(value, pv["lr"], convention, rule_conv)
         chain.append(Step(kind="convert", value=value, factor=value / proxy if proxy else None,
                           note=f"{convention} → {rule_conv} at the proxy LR {pv['lr']:g}"))
-    value = applier.apply(cls, "weight_decay", value, chain)
+    value = applier.apply(cls, "weight_decay", value, chain, kind=kind, fan_ratios=fan_ratios, lr_batch=lr_batch)
     if convention != rule_conv:
         before = value
         value = convert_weight_decay(value, lr.value, rule_conv, convention)
@@ -458,10 +534,18 @@ def independent_to_coupled(wd: float, lr: float) -> float:
     return convert_weight_decay(wd, lr, "independent", "coupled")
 
 
+def round_half_up(fraction: float, steps: int) -> int:
+    """``fraction × steps`` to the nearest step, halves up (0.01 × 3250 = 32.5 → 33), computed on the fraction
+    as written (its shortest decimal repr), so that no binary rounding of the product decides a half."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return int((Decimal(repr(float(fraction))) * steps).to_integral_value(rounding=ROUND_HALF_UP))
+
+
 def _schedule(r: Recipe, total_steps: int, batch_tokens: int) -> ScheduleInfo:
     w = r.schedule.warmup
     if w.fraction is not None:
-        warmup = round(w.fraction * total_steps)
+        warmup = round_half_up(w.fraction, total_steps)
     elif w.tokens is not None:
         warmup = math.ceil(w.tokens / batch_tokens)
     else:
@@ -471,7 +555,7 @@ def _schedule(r: Recipe, total_steps: int, batch_tokens: int) -> ScheduleInfo:
     if s.decay == "constant":
         decay = 0
     elif s.decay == "wsd":
-        decay = s.decay_steps if s.decay_steps is not None else round(s.decay_fraction * total_steps)
+        decay = s.decay_steps if s.decay_steps is not None else round_half_up(s.decay_fraction, total_steps)
         decay = min(decay, total_steps - warmup)
     else:
         decay = total_steps - warmup
@@ -500,11 +584,19 @@ def rebase(recipe: Recipe, resolved: Resolved, *, keep_sizes: dict[str, Resolved
         hp = resolved.classes[cls]
         per_class[cls] = {"lr": hp.lr.value, "weight_decay": hp.weight_decay.value, "eps": hp.eps.value}
     std = {cls: resolved.classes[cls].init_std.value for cls in ("hidden", "embedding", "output")}
+    per_kind, per_kind_std = {}, {}
+    for kind, k in resolved.kinds.items():  # a kind whose own ratios gave it other numbers keeps them
+        pinned = {hp: getattr(k, hp).value for hp in ("lr", "weight_decay", "eps") if getattr(k, hp) is not None}
+        if pinned:
+            per_kind[kind] = pinned
+        if k.init_std is not None:
+            per_kind_std[kind] = k.init_std.value
     m = resolved.multipliers
     data = recipe.model_dump(by_alias=True, exclude={"sizes"})
     data["model"] = model.model_dump()
     data["optimizer"]["per_class"] = per_class
-    data["init"].update(per_class_std=std, output_multiplier=m.output_multiplier.value,
+    data["optimizer"]["per_kind"] = per_kind
+    data["init"].update(per_class_std=std, per_kind_std=per_kind_std, output_multiplier=m.output_multiplier.value,
                         embedding_multiplier=m.embedding_multiplier.value,
                         residual_multiplier=m.residual_multiplier.value, attn_logit_scale=m.attn_logit_scale.value)
     data["batch"] = {"global_tokens": resolved.batch.global_tokens, "micro_batch": resolved.batch.micro_batch}

@@ -20,8 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 from recipec.diagnostics import Diagnostic, Location, RecipecError
 
-AXES: tuple[str, ...] = ("width", "depth", "batch", "tokens", "head_dim")
-AXIS_SYMBOL = {"width": "m", "depth": "l", "batch": "b", "tokens": "t", "head_dim": "h"}
+AXES: tuple[str, ...] = ("width", "depth", "batch", "tokens", "head_dim", "lr_batch")
+AXIS_SYMBOL = {"width": "m", "depth": "l", "batch": "b", "tokens": "t", "head_dim": "h", "lr_batch": "r"}
+# ``lr_batch`` is not a size ratio but the factor by which the batch and tokens rules changed the same
+# parameter kind's LR; only weight-decay rules may use it (the AdamW timescale B/(η·λ·D) sees that LR).
+# How a width rule measures width: the model's width ratio m, or the kind's own fan-in / fan-out ratio
+# (muP's per-tensor infshape: mup's width_mult() is the fan-in ratio).
+WIDTH_RATIOS: tuple[str, ...] = ("width", "fan_in", "fan_out")
 CLASS_HPARAMS: tuple[str, ...] = ("lr", "weight_decay", "eps", "init_std")
 GLOBAL_HPARAMS: tuple[str, ...] = ("output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale")
 FORMULA_VARIABLES: tuple[str, ...] = ("compute", "params", "tokens")
@@ -49,8 +54,17 @@ class Requires(_Model):
 class Rule(_Model):
     """One power law (``exponent``) or fixed value (``value``) for (axis, class, hyperparameter)."""
 
-    axis: Literal["width", "depth", "batch", "tokens", "head_dim"] | None = Field(
-        None, description="The axis whose ratio is raised to the exponent; omitted for fixed values."
+    axis: Literal["width", "depth", "batch", "tokens", "head_dim", "lr_batch"] | None = Field(
+        None, description="The axis whose ratio is raised to the exponent; omitted for fixed values. 'lr_batch' "
+                          "(weight_decay only) is the factor the batch and tokens rules applied to the same kind's LR."
+    )
+    ratio: Literal["width", "fan_in", "fan_out"] = Field(
+        "width", description="Width rules only: scale by the model width ratio m, or by each parameter kind's own "
+                             "fan-in or fan-out ratio (muP's per-tensor infshape)."
+    )
+    kinds: list[Literal["q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output", "norm", "qk_norm",
+                        "final_norm", "bias"]] | None = Field(
+        None, description="Restrict the rule to these parameter kinds of its class (recipec.kinds); default: all."
     )
     cls: Literal["hidden", "embedding", "output", "vector", "all", "global"] = Field(
         alias="class", description="Parameter class; 'all' expands to the four classes; 'global' for multipliers."
@@ -73,6 +87,16 @@ class Rule(_Model):
             raise ValueError("a power law needs an 'axis'")
         if self.value is not None and self.axis is not None:
             raise ValueError("a fixed 'value' holds at every size: leave out 'axis'")
+        if self.ratio != "width" and self.axis != "width":
+            raise ValueError("'ratio' (fan_in, fan_out) applies to width rules only")
+        if self.axis == "lr_batch" and self.hp != "weight_decay":
+            raise ValueError("axis 'lr_batch' is for weight_decay rules only")
+        if self.kinds is not None:
+            from recipec.kinds import KIND_CLASS
+
+            wrong = [k for k in self.kinds if self.cls not in ("all", KIND_CLASS[k])]
+            if wrong or self.cls == "global":
+                raise ValueError(f"kinds {', '.join(wrong or self.kinds)} are not of class '{self.cls}'")
         is_global = self.hp in GLOBAL_HPARAMS
         if is_global != (self.cls == "global"):
             raise ValueError(
@@ -82,6 +106,10 @@ class Rule(_Model):
 
     def classes(self) -> tuple[str, ...]:
         return CLASSES if self.cls == "all" else (self.cls,)
+
+    def applies_to(self, kind: str | None) -> bool:
+        """Whether the rule acts on ``kind`` (``None``: a global multiplier)."""
+        return self.kinds is None or kind in self.kinds
 
 
 class Formula(_Model):

@@ -143,7 +143,7 @@ class Decoder(nn.Module):
                 else:
                     p.fill_(1.0)
             else:
-                p.normal_(0.0, std[cls])
+                p.normal_(0.0, std.get(classify(name, p)[1], std[cls]))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         x = self.embed(tokens) * self.cfg.embedding_multiplier
@@ -156,8 +156,14 @@ class Decoder(nn.Module):
 
 def classify(name: str, param: torch.Tensor) -> tuple[str, str]:
     """(parameter class, measurement kind) of a Decoder parameter by its name."""
-    if param.ndim < 2:
-        return "vector", "vector"
+    if param.ndim < 2:  # the vector kinds (recipec.kinds)
+        if ".q_norm." in name or ".k_norm." in name:
+            return "vector", "qk_norm"
+        if name.startswith("norm."):
+            return "vector", "final_norm"
+        if "_norm." in name:
+            return "vector", "norm"
+        return "vector", "bias"
     if name.startswith("embed."):
         return "embedding", "embedding"
     if name.startswith("output."):

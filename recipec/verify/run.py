@@ -10,6 +10,7 @@ from pathlib import Path
 
 from recipec import __version__
 from recipec.diagnostics import Diagnostic, RecipecError
+from recipec.transfer.engine import round_half_up
 from recipec.verify import ladder
 from recipec.verify.report import (
     Compression, KindReport, Tolerances, VerifyReport, markdown, plot, terminal,
@@ -105,7 +106,7 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
         corpus.description += f"; the run samples about {passes:.1f}× its length in random windows"
     n_ck = max(2, opts.checkpoints)
     checkpoints = sorted({max(1, round(steps * i / n_ck)) for i in range(1, n_ck + 1)} | {steps})
-    warmup = max(1, round(opts.warmup_fraction * steps))
+    warmup = max(1, round_half_up(opts.warmup_fraction, steps))
     dist = None
     if world > 1:
         dist, device = distributed.setup(device)

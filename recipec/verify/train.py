@@ -44,6 +44,9 @@ class RunSettings:
 def model_config(resolved, vocab_size: int, seq_len: int, norm_eps: float, rope_theta: float) -> ModelConfig:
     s, m = resolved.shape, resolved.multipliers
     std = {cls: resolved.classes[cls].init_std.value for cls in ("hidden", "embedding", "output")}
+    # a matrix kind whose own fan-in ratio gives it another std (the MLP down-projection when the FFN is rounded)
+    std.update({k: resolved.kind_coupled(k).init_std for k in resolved.kinds
+                if resolved.kinds[k].init_std is not None})
     return ModelConfig(
         width=s.width, depth=s.depth, heads=s.heads, kv_heads=s.kv_heads, head_dim=s.head_dim,
         ffn_hidden=s.ffn_hidden, vocab_size=vocab_size, seq_len=seq_len, tied_embeddings=s.tied_embeddings,
@@ -64,16 +67,25 @@ def class_hyper(resolved, compression: float) -> dict[str, ClassHyper]:
     return out
 
 
-def param_groups(model: Decoder, hyper: dict[str, ClassHyper], betas) -> list[dict]:
-    members: dict[str, list] = {cls: [] for cls in PARAM_CLASSES}
+def param_groups(model: Decoder, hyper: dict[str, ClassHyper], betas, resolved=None) -> list[dict]:
+    """One AdamW group per class; with ``resolved``, a matrix kind whose numbers differ from its class's
+    (``Resolved.kinds``) gets its own group, as the compiled configs give it (λ × the class's compression)."""
+    members: dict[str, list] = {}
     for name, p in model.named_parameters():
-        members[classify(name, p)[0]].append(p)
+        cls, kind = classify(name, p)
+        own = resolved is not None and kind in resolved.kinds and any(
+            getattr(resolved.kinds[kind], hp) is not None for hp in ("lr", "weight_decay", "eps", "init_std"))
+        members.setdefault((cls, kind if own else cls), []).append(p)
     groups = []
-    for cls in PARAM_CLASSES:
-        if members[cls]:
-            h = hyper[cls]
-            groups.append({"params": members[cls], "lr": h.lr, "weight_decay": h.weight_decay, "eps": h.eps,
-                           "betas": tuple(betas), "name": cls})
+    for (cls, key), params in sorted(members.items(), key=lambda kv: (PARAM_CLASSES.index(kv[0][0]), kv[0][1])):
+        h = hyper[cls]
+        lr, wd, eps = h.lr, h.weight_decay, h.eps
+        if key != cls:
+            k = resolved.kind_coupled(key)
+            compression = h.weight_decay / h.weight_decay_resolved if h.weight_decay_resolved else 1.0
+            lr, wd, eps = k.lr, k.weight_decay * compression, k.eps
+        groups.append({"params": params, "lr": lr, "weight_decay": wd, "eps": eps, "betas": tuple(betas),
+                       "name": key})
     return groups
 
 
@@ -127,7 +139,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
     forward = torch.compile(model) if settings.compile else model
     hyper = class_hyper(resolved, settings.compression)
     opt_kwargs = {"fused": True} if device.type == "cuda" else {"foreach": True}
-    optimizer = torch.optim.AdamW(param_groups(model, hyper, resolved.optimizer.betas), **opt_kwargs)
+    optimizer = torch.optim.AdamW(param_groups(model, hyper, resolved.optimizer.betas, resolved), **opt_kwargs)
     warm = max(1, settings.warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
     batches = Batches(corpus, settings.batch, settings.seq_len, settings.seed)

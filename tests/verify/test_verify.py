@@ -99,8 +99,11 @@ def test_every_parameter_has_exactly_one_class():
     hyper = class_hyper(rung.resolved, 1.0)
     grouped = sum(len(g["params"]) for g in param_groups(model, hyper, (0.9, 0.95)))
     assert grouped == len(list(model.parameters()))
+    grouped = sum(len(g["params"]) for g in param_groups(model, hyper, (0.9, 0.95), rung.resolved))
+    assert grouped == len(list(model.parameters()))
     kinds = {classify(n, p)[1] for n, p in model.named_parameters()}
-    assert {"q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output", "vector"} == kinds
+    # vectors by their own kinds (recipec.kinds) since issue 10; tiny.yaml has qk-norm and no biases
+    assert {"q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output", "norm", "qk_norm", "final_norm"} == kinds
 
 
 def test_auto_widths_and_steps_from_timescales():

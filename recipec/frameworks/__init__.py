@@ -1,0 +1,1 @@
+"""Per-framework knowledge of parameter names: which framework module is which recipec kind (standard library only)."""

@@ -1,0 +1,30 @@
+"""The nanoGPT-style model that ``recipec inspect`` builds for the framework-neutral target.
+
+Layout as in karpathy/nanoGPT ``model.py`` (``transformer.wte``, ``transformer.h[i].{ln_1, attn.c_attn,
+attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj}``, ``transformer.ln_f``, ``lm_head``, tied to ``wte`` when the
+recipe ties), with the recipe's LLaMA-style choices: RoPE (no ``wpe``), grouped-query attention
+(``c_attn`` holds q, k and v fused), a SwiGLU MLP (``c_fc`` holds gate and up fused), optional qk-norm
+(``attn.q_norm``, ``attn.k_norm``) and biases. The kind of each parameter by its name; standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+
+KIND_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (  # (regex, kind, further kinds fused in)
+    (r"^transformer\.wte\.weight$", "embedding", ()),
+    (r"^lm_head\.weight$", "output", ()),
+    (r"^transformer\.h\.\d+\.attn\.c_attn\.weight$", "q", ("k", "v")),
+    (r"^transformer\.h\.\d+\.attn\.c_proj\.weight$", "o", ()),
+    (r"^transformer\.h\.\d+\.mlp\.c_fc\.weight$", "mlp_in", ()),
+    (r"^transformer\.h\.\d+\.mlp\.c_proj\.weight$", "mlp_out", ()),
+    (r"^transformer\.h\.\d+\.attn\.[qk]_norm\.(weight|bias)$", "qk_norm", ()),
+    (r"^transformer\.h\.\d+\.ln_[12]\.(weight|bias)$", "norm", ()),
+    (r"^transformer\.ln_f\.(weight|bias)$", "final_norm", ()),
+    (r"\.bias$", "bias", ()),
+)
+_COMPILED = tuple((re.compile(p), k, f) for p, k, f in KIND_PATTERNS)
+
+
+def kind_of(name: str) -> tuple[str, tuple[str, ...]] | None:
+    return next(((k, f) for rx, k, f in _COMPILED if rx.search(name)), None)

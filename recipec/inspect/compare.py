@@ -1,0 +1,182 @@
+"""What each parameter should get, beside what the framework gave it; the differences.
+
+The expected numbers come from ``resolved.json`` (re-validated into a ``Resolved``): a parameter of
+kind k gets ``resolved.kind_coupled(k)``. Where the framework cannot apply a forward multiplier c
+that acts on the weight (readout, embedding, residual-branch output), recipec's renderers lower it
+into the weight — init std and LR × c, Adam eps and coupled WD ÷ c — so that is what the framework
+must show, with c = resolved multiplier ÷ the multiplier the framework applies itself. A weight
+shared by the embedding and the readout cannot be lowered: that multiplier is a gap of the target
+(``recipec.render.gaps``, RC603), listed as such and not counted as a difference.
+
+Init std: measured over n values after the framework's own initialisation; the sample std of a
+normal has relative standard error ≈ 1/√(2n), so a measured std agrees when it is within
+5/√(2n) + 1e-3 of the expected one (relative). A truncated normal at ±a std parameters has a real std
+of σ·√(1 − 2aφ(a)/(2Φ(a) − 1)) (0.9866σ at a = 3); the expected std is stated that way.
+
+Standard library plus recipec's own models: no torch here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from recipec.inspect.observed import Observation, ParamRow
+from recipec.kinds import KIND_CLASS, MULTIPLIER_OF
+
+REL = 1e-9  # LR, WD, eps and betas are written as exact floats: anything beyond rounding is a difference
+
+
+@dataclass(frozen=True)
+class Check:
+    what: str  # lr | weight_decay | eps | betas | min_lr | init_std | <multiplier name>
+    got: float | tuple | None
+    want: float | tuple | None
+    ok: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RowReport:
+    row: ParamRow
+    lowered: float  # the multiplier folded into this weight (1.0: none)
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+
+@dataclass(frozen=True)
+class Report:
+    target: str
+    observation: Observation
+    rows: tuple[RowReport, ...]
+    globals: tuple[Check, ...]  # forward multipliers and the attention scale, model-wide
+    gaps: tuple[str, ...]  # what the target cannot express (the one gaps list), as its notes say
+    missing_kinds: tuple[str, ...] = field(default=())  # kinds the recipe has that no parameter was given
+
+    @property
+    def differences(self) -> list[str]:
+        out = [f"{r.row.name}: {c.what} {_fmt(c.got)} ≠ {_fmt(c.want)}" + (f" ({c.note})" if c.note else "")
+               for r in self.rows for c in r.checks if not c.ok]
+        out += [f"{c.what}: {_fmt(c.got)} ≠ {_fmt(c.want)}" + (f" ({c.note})" if c.note else "")
+                for c in self.globals if not c.ok]
+        out += [f"kind {k}: no parameter of the model has it" for k in self.missing_kinds]
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, tuple):
+        return "(" + ", ".join(_fmt(v) for v in x) + ")"
+    return f"{x:.6g}"
+
+
+def _close(got: float, want: float, rel: float = REL) -> bool:
+    if want == 0:
+        return got == 0
+    return math.isclose(got, want, rel_tol=rel, abs_tol=0.0)
+
+
+def truncated_std_factor(a: float) -> float:
+    """std of a standard normal truncated to [-a, a]."""
+    phi = math.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+    mass = math.erf(a / math.sqrt(2))  # 2Φ(a) − 1
+    return math.sqrt(1 - 2 * a * phi / mass)
+
+
+def init_tolerance(n: int) -> float:
+    return 5.0 / math.sqrt(2.0 * max(n, 1)) + 1e-3
+
+
+def _multiplier_value(resolved, name: str) -> float:
+    return float(getattr(resolved.multipliers, name).value)
+
+
+def _gap_names(gaps) -> set[str]:
+    """Which multipliers the gaps list says are not applied."""
+    names = set()
+    for g in gaps:
+        for m in ("output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale"):
+            if g.note.startswith(m):
+                names.add(m)
+    return names
+
+
+def compare(resolved, observation: Observation) -> Report:
+    """Check every observed parameter against the resolved recipe (see the module docstring)."""
+    from recipec.kinds import present
+    from recipec.render.gaps import gaps as target_gaps
+
+    gaps = target_gaps(observation.target, resolved)
+    gap_multipliers = _gap_names(gaps)
+    tied = resolved.shape.tied_embeddings
+    s = resolved.schedule
+    min_ratio = 1.0 if s.decay == "constant" else s.min_lr_ratio
+    reports = []
+    for row in observation.rows:
+        want = resolved.kind_coupled(row.kind)
+        mult = MULTIPLIER_OF.get(row.kind)
+        c = 1.0
+        if mult is not None and not (tied and row.kind == "embedding"):
+            c = _multiplier_value(resolved, mult) / row.multiplier
+        checks = [
+            Check("lr", row.lr, want.lr * c, _close(row.lr, want.lr * c)),
+            Check("weight_decay", row.weight_decay, want.weight_decay / c, _close(row.weight_decay, want.weight_decay / c)),
+            Check("eps", row.eps, want.eps / c, _close(row.eps, want.eps / c)),
+            Check("betas", tuple(row.betas), tuple(resolved.optimizer.betas),
+                  all(_close(a, b) for a, b in zip(row.betas, resolved.optimizer.betas))),
+        ]
+        if row.min_lr is not None:
+            checks.append(Check("min_lr", row.min_lr, want.lr * c * min_ratio, _close(row.min_lr, want.lr * c * min_ratio)))
+        if row.init_std is not None and KIND_CLASS[row.kind] != "vector" and want.init_std is not None:
+            expected = want.init_std * c
+            note = ""
+            if row.init_truncation is not None:
+                expected *= truncated_std_factor(row.init_truncation)
+                note = f"truncated normal at ±{row.init_truncation:g}σ: real std {truncated_std_factor(row.init_truncation):.4f}·σ"
+            tol = init_tolerance(row.init_numel)
+            checks.append(Check("init_std", row.init_std, expected, abs(row.init_std - expected) <= tol * expected,
+                                note or f"tolerance ±{tol:.1%} over {row.init_numel} values"))
+        for other in row.fused:  # one tensor, one group: its other kinds must resolve to the same numbers
+            o = resolved.kind_coupled(other)
+            same = all(_close(a, b) for a, b in zip(o, want) if a is not None and b is not None)
+            checks.append(Check(f"{other} part", None, None, same,
+                                "" if same else f"fused with {row.kind}, but {other} resolves to lr {o.lr:.6g}, "
+                                f"wd {o.weight_decay:.6g}, eps {o.eps:.6g}, init {o.init_std}"))
+        reports.append(RowReport(row=row, lowered=c, checks=tuple(checks)))
+
+    globals_ = []
+    for name in ("output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale"):
+        if name not in observation.native or (observation.shrunk and name == "attn_logit_scale"):
+            continue
+        res = _multiplier_value(resolved, name)
+        native = observation.native[name]
+        lowerable = name != "attn_logit_scale" and not (tied and name in ("output_multiplier", "embedding_multiplier"))
+        if lowerable or _close(native, res):
+            continue  # lowered into the weights (checked per parameter above) or applied natively
+        if name in gap_multipliers:
+            continue  # a gap of this target: listed below, not a difference
+        globals_.append(Check(name, native, res, False, "the framework applies this, and no gap says so"))
+
+    kinds_seen = {r.kind for r in observation.rows} | {k for r in observation.rows for k in r.fused}
+    missing = tuple(k for k in present(resolved.shape) if k not in kinds_seen
+                    and not (k in ("q", "k", "v") and kinds_seen & {"q", "k", "v"})
+                    and not _known_absent(observation.target, k, resolved))
+    return Report(target=observation.target, observation=observation, rows=tuple(reports), globals=tuple(globals_),
+                  gaps=tuple(g.note for g in gaps), missing_kinds=missing)
+
+
+def _known_absent(target: str, kind: str, resolved) -> bool:
+    """Kinds a target's model lacks by a documented gap (HF Llama has no qk-norm)."""
+    from recipec.render.gaps import gaps as target_gaps
+
+    keys = {g.key for g in target_gaps(target, resolved)}
+    return (kind == "qk_norm" and "qk_norm" in keys) or (kind == "bias" and "bias" in keys) or \
+        (kind in ("norm", "final_norm", "qk_norm") and "norm" in keys)
