@@ -2,8 +2,12 @@
 same file, measured in one run (interleaved, medians) so that machine noise hits all three alike.
 
     python benchmarks/cli_latency.py [--repeat 15] [--recipe examples/llama-proxy.yaml] [--size 8b]
+                                     [--baseline-tree PATH]
 
-Prints a table and the ratio to yamllint (goal: <= 1.5x). Exit 0 always: this is a measurement, not a test.
+Prints a table and the ratio to yamllint (goal: <= 1.5x). ``--baseline-tree`` also times another checkout
+of recipec (``git worktree add /tmp/base <ref>``) run as ``python -m recipec`` with that tree first on
+PYTHONPATH, interleaved in the same run, for a before/after comparison. Exit 0 always: this is a
+measurement, not a test.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str], env: dict | None = None) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     elapsed = time.perf_counter() - t0
     if proc.returncode not in (0, 1):  # yamllint exits 1 when it has findings
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[:500]}")
@@ -34,6 +38,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--recipe", default="examples/llama-proxy.yaml")
     ap.add_argument("--size", default="8b")
+    ap.add_argument("--baseline-tree", default=None, metavar="PATH",
+                    help="another recipec checkout to time beside this one (as python -m recipec)")
     args = ap.parse_args()
     recipec = shutil.which("recipec") or sys.exit("recipec is not on PATH (pip install -e .)")
     yamllint = shutil.which("yamllint") or sys.exit("yamllint is not on PATH (pip install -e '.[dev]')")
@@ -42,14 +48,28 @@ def main() -> None:
         "yamllint": [yamllint, args.recipe],
         "recipec explain": [recipec, "explain", args.recipe, "--size", args.size],
         "recipec compile": [recipec, "compile", args.recipe, "--size", args.size, "--out", out],
+        "recipec lint": [recipec, "lint", args.recipe],
         "python -c pass": [sys.executable, "-c", "pass"],
     }
-    for cmd in commands.values():  # warm the page cache
-        timed(cmd)
+    envs: dict[str, dict | None] = dict.fromkeys(commands)
+    if args.baseline_tree:
+        import os
+
+        env = dict(os.environ, PYTHONPATH=str(Path(args.baseline_tree).resolve()))
+        base_out = tempfile.mkdtemp(prefix="recipec-bench-base-")
+        py = [sys.executable, "-m", "recipec"]
+        here = dict(os.environ, PYTHONPATH=str(ROOT))
+        for tree, tree_env, tree_out in (("baseline", env, base_out), ("this tree", here, out)):
+            for what, extra in (("explain", ["--size", args.size]), ("compile", ["--size", args.size, "--out", tree_out]),
+                                ("lint", [])):
+                name = f"{what} ({tree})"
+                commands[name], envs[name] = py + [what, args.recipe, *extra], tree_env
+    for name, cmd in commands.items():  # warm the page cache
+        timed(cmd, envs[name])
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.repeat):
         for name, cmd in commands.items():
-            samples[name].append(timed(cmd))
+            samples[name].append(timed(cmd, envs[name]))
     base = statistics.median(samples["yamllint"])
     print(f"{'command':<18} {'median s':>9} {'min s':>7} {'x yamllint':>10}")
     for name, values in samples.items():

@@ -21,6 +21,7 @@ from recipec.render.classes import CLASS_ORDER, default_attn_scale, fmt, is_one
 class Gap:
     key: str  # stable per target: lint reports a key once and anchors it in the recipe by key
     note: str  # "<value> is NOT applied: <why>" (or "is approximated", "is rounded"), as written into the output
+    init_of: str | None = None  # the parameter kind whose init std the target cannot give (recipec inspect)
 
 
 def gaps(target: str, resolved, rope_theta: float = 10000.0) -> list[Gap]:
@@ -56,6 +57,11 @@ def _torchtitan(r, rope_theta: float) -> list[Gap]:
     if r.precision in ("fp16", "fp8"):
         out.append(Gap("precision", f"precision {r.precision} is NOT applied: torchtitan mixed precision runs in "
                                     "bfloat16 (fp8 needs a Float8 model converter)"))
+    k, v = r.kind_coupled("k"), r.kind_coupled("v")
+    if k.init_std is not None and v.init_std is not None and abs(k.init_std - v.init_std) > 1e-12 * v.init_std:
+        out.append(Gap("kv_init", f"v init std {fmt(v.init_std)} is NOT applied: torchtitan's QKVLinear builds wk "
+                                  f"and wv from one Linear config (qkv_linear.wkv), so wv starts with k's init std "
+                                  f"{fmt(k.init_std)}", init_of="v"))
     return out
 
 

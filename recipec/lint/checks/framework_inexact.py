@@ -86,6 +86,7 @@ def _anchors(ctx, key: str) -> list:
         "emb_std": lambda: [("init", "per_class_std", "embedding"), ("init", "std")],
         "min_lr": lambda: [("schedule", "min_lr_ratio"), ("schedule", "decay")],
         "adam_wd": lambda: [("optimizer", "name"), ("optimizer", "weight_decay")],
+        "kv_init": lambda: [("init", "per_kind_std", "v"), ("init", "per_kind_std", "k"), ("init", "std")],
     }.get(key, lambda: [])()
 
 
