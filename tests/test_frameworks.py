@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -70,18 +71,38 @@ def assert_group(group, want, what):
 # --------------------------------------------------------------------------- torchtitan
 
 
+# torchtitan 0.3 Llama3 parameter names -> recipec kinds (written out here, independently of recipec.frameworks)
+_TORCHTITAN_KINDS = (
+    ("attention.qkv_linear.wqkv.weight", "q"),  # fused: holds q, k and v (they resolve alike when fused)
+    ("attention.qkv_linear.wq.weight", "q"), ("attention.qkv_linear.wk.weight", "k"),
+    ("attention.qkv_linear.wv.weight", "v"), ("attention.wo.weight", "o"),
+    ("feed_forward.w1.weight", "mlp_in"), ("feed_forward.w3.weight", "mlp_in"), ("feed_forward.w2.weight", "mlp_out"),
+    ("attention_norm.weight", "norm"), ("ffn_norm.weight", "norm"),
+    ("attention.q_norm.weight", "qk_norm"), ("attention.k_norm.weight", "qk_norm"),
+    ("tok_embeddings.weight", "embedding"), ("lm_head.weight", "output"),
+)
+
+
+def _torchtitan_kind(name):
+    if name == "norm.weight":
+        return "final_norm"
+    return next(kind for suffix, kind in _TORCHTITAN_KINDS if name.endswith("." + suffix) or name == suffix)
+
+
+def _torchtitan_expected(r, kind):
+    """A kind's numbers (``kind_coupled``) with its forward multiplier folded into the weight where torchtitan
+    lowers it: residual into wo and w2, output into an untied lm_head, embedding into untied tok_embeddings."""
+    from recipec.kinds import MULTIPLIER_OF
+
+    c = r.kind_coupled(kind)
+    mult = MULTIPLIER_OF.get(kind)
+    scale = 1.0 if mult is None or (kind == "embedding" and r.shape.tied_embeddings) else \
+        getattr(r.multipliers, mult).value
+    return {"lr": c.lr * scale, "weight_decay": c.weight_decay / scale, "eps": c.eps / scale}
+
+
 def _torchtitan_class(r, name):
-    m = r.multipliers
-    if name.endswith(("attention_norm.weight", "ffn_norm.weight", "q_norm.weight", "k_norm.weight")) \
-            or name == "norm.weight" or name.endswith(".bias"):
-        return expected(r, "vector")
-    if name.endswith("tok_embeddings.weight"):
-        return expected(r, "embedding", m.embedding_multiplier.value)
-    if name.endswith("lm_head.weight"):
-        return expected(r, "output", m.output_multiplier.value)
-    if name.endswith(("attention.wo.weight", "feed_forward.w2.weight")):
-        return expected(r, "hidden", m.residual_multiplier.value)
-    return expected(r, "hidden")
+    return _torchtitan_expected(r, _torchtitan_kind(name))
 
 
 def test_torchtitan(case, monkeypatch):
@@ -110,9 +131,8 @@ def test_torchtitan(case, monkeypatch):
     seen = 0
     for o in opt.optimizers:
         for g in o.param_groups:
-            wants = {tuple(sorted(_torchtitan_class(r, n).items())) for n in g["param_names"]}
-            assert len(wants) == 1, f"group mixes classes: {g['param_names']}"
-            assert_group(g, dict(next(iter(wants))), f"torchtitan {g['param_names'][0]}")
+            for n in g["param_names"]:  # kinds with the same numbers share a group: each must be right
+                assert_group(g, _torchtitan_class(r, n), f"torchtitan {n}")
             seen += len(g["params"])
     assert seen == len(list(model.parameters()))
     peak = sched.schedulers[0].lr_lambdas[0](r.schedule.warmup_steps)
@@ -122,17 +142,24 @@ def test_torchtitan(case, monkeypatch):
 # --------------------------------------------------------------------------- transformers
 
 
+# transformers LlamaForCausalLM parameter names -> recipec kinds, written out here independently of recipec
+_HF_KINDS = (
+    ("self_attn.q_proj.weight", "q"), ("self_attn.k_proj.weight", "k"), ("self_attn.v_proj.weight", "v"),
+    ("self_attn.o_proj.weight", "o"), ("mlp.gate_proj.weight", "mlp_in"), ("mlp.up_proj.weight", "mlp_in"),
+    ("mlp.down_proj.weight", "mlp_out"), ("input_layernorm.weight", "norm"), ("post_attention_layernorm.weight", "norm"),
+    ("embed_tokens.weight", "embedding"), ("lm_head.weight", "output"),
+)
+
+
 def _hf_class(r, name):
-    m = r.multipliers
-    if name.endswith("norm.weight") or name.endswith(".bias"):
-        return expected(r, "vector")
-    if name.endswith("embed_tokens.weight"):
-        return expected(r, "embedding")
-    if name.endswith("lm_head.weight"):
-        return expected(r, "output", m.output_multiplier.value)
-    if name.endswith(("o_proj.weight", "down_proj.weight")):
-        return expected(r, "hidden", m.residual_multiplier.value)
-    return expected(r, "hidden")
+    """The numbers the hook must give a LlamaForCausalLM parameter: its kind's, multipliers lowered (untied)."""
+    if name == "model.norm.weight":
+        kind = "final_norm"
+    elif name.endswith(".bias"):
+        kind = "bias"
+    else:
+        kind = next(k for suffix, k in _HF_KINDS if name.endswith(suffix))
+    return _torchtitan_expected(r, kind)  # the same lowering: residual into o/down, output and embedding untied
 
 
 def test_transformers(case, monkeypatch, tmp_path):
@@ -171,18 +198,33 @@ def test_transformers(case, monkeypatch, tmp_path):
 # --------------------------------------------------------------------------- Megatron-LM
 
 
+# megatron-core 0.19.2 GPTModel parameter names (local and TE layer specs) -> recipec kinds, written out here
+# independently of recipec.frameworks.megatron. linear_qkv holds q, k and v in one tensor: kind q's numbers.
 MEGATRON_NAMES = {
     "embedding.word_embeddings.weight": ((VOCAB, 64), "embedding"),
-    "decoder.layers.0.self_attention.linear_qkv.weight": ((96, 64), "hidden"),
-    "decoder.layers.0.self_attention.linear_proj.weight": ((64, 64), "hidden"),
-    "decoder.layers.0.mlp.linear_fc1.weight": ((192, 64), "hidden"),
-    "decoder.layers.0.mlp.linear_fc2.weight": ((64, 96), "hidden"),
-    "decoder.layers.0.self_attention.linear_qkv.layer_norm_weight": ((64,), "vector"),
-    "decoder.layers.0.self_attention.q_layernorm.weight": ((32,), "vector"),
-    "decoder.layers.0.mlp.linear_fc1.layer_norm_weight": ((64,), "vector"),
-    "decoder.final_layernorm.weight": ((64,), "vector"),
+    "decoder.layers.0.self_attention.linear_qkv.weight": ((96, 64), "q"),
+    "decoder.layers.0.self_attention.linear_proj.weight": ((64, 64), "o"),
+    "decoder.layers.0.mlp.linear_fc1.weight": ((192, 64), "mlp_in"),
+    "decoder.layers.0.mlp.linear_fc2.weight": ((64, 96), "mlp_out"),
+    "decoder.layers.0.input_layernorm.weight": ((64,), "norm"),
+    "decoder.layers.0.pre_mlp_layernorm.weight": ((64,), "norm"),
+    "decoder.layers.0.self_attention.linear_qkv.layer_norm_weight": ((64,), "norm"),
+    "decoder.layers.0.self_attention.q_layernorm.weight": ((32,), "qk_norm"),
+    "decoder.layers.0.self_attention.k_layernorm.weight": ((32,), "qk_norm"),
+    "decoder.layers.0.mlp.linear_fc1.layer_norm_weight": ((64,), "norm"),
+    "decoder.layers.0.self_attention.linear_proj.bias": ((64,), "bias"),
+    "decoder.final_layernorm.weight": ((64,), "final_norm"),
     "output_layer.weight": ((VOCAB, 64), "output"),
 }
+
+
+def megatron_expected(r, kind):
+    """A kind's numbers with the residual multiplier folded into the branch outputs (linear_proj, linear_fc2);
+    Megatron's muP applies the output and embedding multipliers itself."""
+    c = r.kind_coupled(kind)
+    scale = r.multipliers.residual_multiplier.value if kind in ("o", "mlp_out") else 1.0
+    return {"lr": c.lr * scale, "weight_decay": c.weight_decay / scale, "eps": c.eps / scale,
+            "init_std": None if c.init_std is None else c.init_std * scale}
 
 
 @pytest.fixture(scope="module", params=MEGATRON_CASES, ids=[f"{e}-{s}" for e, s in MEGATRON_CASES])
@@ -228,23 +270,37 @@ def test_megatron(megatron_case, monkeypatch):
     assert args.num_layers == r.shape.depth and args.hidden_size == r.shape.width
     assert args.global_batch_size == r.batch.global_sequences and args.micro_batch_size == r.batch.micro_batch
     assert args.train_iters == r.schedule.total_steps and args.lr_warmup_iters == r.schedule.warmup_steps
-    # Megatron's own muP (LR and eps ÷ width_mult) lands on the hidden class
-    assert close(args.lr / width_mult, r.classes["hidden"].lr.value)
-    assert close(args.adam_eps / width_mult, r.classes["hidden"].eps.value)
-    assert close(args.mup_output_mult, r.multipliers.output_multiplier.value)
+    # megatron-core's own muP (LR and eps ÷ width_mult, init std ÷ sqrt(width_mult)) lands on kind q
+    q = r.kind_coupled("q")
+    assert close(args.lr / width_mult, q.lr)
+    assert close(args.adam_eps / width_mult, q.eps)
+    assert close(args.init_method_std / math.sqrt(width_mult), q.init_std)
+    assert close(args.embedding_init_method_std, r.kind_coupled("embedding").init_std)
+    assert close(args.mup_base_head_dim ** 0.5 / args.kv_channels ** args.mup_attn_scale_power,
+                 r.multipliers.attn_logit_scale.value)
+    assert close(wrapper.OUTPUT_MULTIPLIER, r.multipliers.output_multiplier.value)
+    min_ratio = 1.0 if r.schedule.decay == "constant" else r.schedule.min_lr_ratio
     overrides = wrapper.recipec_config_overrides()
-    for name, (shape, cls) in MEGATRON_NAMES.items():
-        if cls == "output" and r.shape.tied_embeddings:
+    for name, (shape, kind) in MEGATRON_NAMES.items():
+        if kind == "output" and r.shape.tied_embeddings:
             continue
         param = torch.nn.Parameter(torch.zeros(shape))
         matched = [o for key, o in overrides.items() if key.matches(param, name)]
         assert len(matched) == 1, name
         o = matched[0]
-        want = expected(r, cls)
+        want = megatron_expected(r, kind)
         assert close(o["max_lr"], want["lr"]), name
-        assert close(o["min_lr"], want["lr"] * r.schedule.min_lr_ratio), name
+        assert close(o["min_lr"], want["lr"] * min_ratio), name
         assert close(args.weight_decay * o["wd_mult"], want["weight_decay"]) or want["weight_decay"] == 0 == o["wd_mult"]
         assert close(o["eps"], want["eps"]), name
+    for kind in ("q", "k", "v", "o", "mlp_in", "mlp_out") + (() if r.shape.tied_embeddings else ("output",)):
+        assert close(wrapper.INIT_STD[kind], megatron_expected(r, kind)["init_std"]), kind
+    # no float the wrapper writes carries a rounding tail (0.0006000000000000001, 0.020000000000000004)
+    numbers = [w for w in wrapper.RECIPEC_ARGS if re.fullmatch(r"[-+0-9.e]+", w)]
+    numbers += [repr(v) for o in wrapper.GROUP_OVERRIDES.values() for v in o.values()]
+    numbers += [repr(v) for v in wrapper.INIT_STD.values()]
+    tails = [n for n in numbers if re.search(r"\.\d*(0{6,}|9{6,})\d+$", n.split("e")[0])]
+    assert not tails, tails
 
 
 def test_transformers_hook_trains(case, monkeypatch, tmp_path):
@@ -276,4 +332,4 @@ def test_transformers_hook_trains(case, monkeypatch, tmp_path):
     data = datasets.Dataset.from_dict({"input_ids": [[(i * 7 + j) % VOCAB for j in range(16)] for i in range(8)]})
     trainer = hook.train(args, model, data)
     assert trainer.state.global_step == 2
-    assert {g["name"] for g in trainer.optimizer.param_groups} >= {"hidden", "embedding", "vector"}
+    assert {g["cls"] for g in trainer.optimizer.param_groups} >= {"hidden", "embedding", "vector"}  # groups per kind

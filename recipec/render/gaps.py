@@ -11,7 +11,6 @@ Cheap to import (standard library only): lint loads it on its start-up path.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from recipec.render.classes import CLASS_ORDER, default_attn_scale, fmt, is_one
@@ -21,7 +20,8 @@ from recipec.render.classes import CLASS_ORDER, default_attn_scale, fmt, is_one
 class Gap:
     key: str  # stable per target: lint reports a key once and anchors it in the recipe by key
     note: str  # "<value> is NOT applied: <why>" (or "is approximated", "is rounded"), as written into the output
-    init_of: str | None = None  # the parameter kind whose init std the target cannot give (recipec inspect)
+    kind: str | None = None  # the parameter kind whose values the target cannot give (recipec inspect) …
+    checks: tuple[str, ...] = ()  # … and which of them: lr, weight_decay, eps, init_std
 
 
 def gaps(target: str, resolved, rope_theta: float = 10000.0) -> list[Gap]:
@@ -61,46 +61,35 @@ def _torchtitan(r, rope_theta: float) -> list[Gap]:
     if k.init_std is not None and v.init_std is not None and abs(k.init_std - v.init_std) > 1e-12 * v.init_std:
         out.append(Gap("kv_init", f"v init std {fmt(v.init_std)} is NOT applied: torchtitan's QKVLinear builds wk "
                                   f"and wv from one Linear config (qkv_linear.wkv), so wv starts with k's init std "
-                                  f"{fmt(k.init_std)}", init_of="v"))
+                                  f"{fmt(k.init_std)}", kind="v", checks=("init_std",)))
     return out
 
 
-def megatron_base_head_dim(r) -> int:
-    """Megatron's muP softmax scale is sqrt(mup_base_head_dim) / kv_channels (power 1): the integer base head
-    dim closest to the resolved scale s is (s · head_dim)², exact for both 1/√d and muP's 1/d."""
-    return max(1, round((r.multipliers.attn_logit_scale.value * r.shape.head_dim) ** 2))
-
-
-def megatron_init_method_std(r) -> float | None:
-    """``--init-method-std``: the hidden init std at the base width (Megatron's muP divides it by √width_mult)."""
-    hidden = r.coupled("hidden").init_std
-    return None if hidden is None else hidden * math.sqrt(r.shape.width / r.proxy_shape.width)
-
-
 def _megatron(r, rope_theta: float) -> list[Gap]:
+    """megatron-core 0.19.2 through recipec's wrapper (megatron_pretrain.py): per-kind config_overrides, the
+    residual multiplier lowered into linear_proj / linear_fc2, every matrix re-initialised at its kind's std,
+    the attention scale and output multiplier through --mup-* (recipec.frameworks.megatron)."""
     m, sh, out = r.multipliers, r.shape, []
-    width_mult = sh.width / r.proxy_shape.width
     if not float(rope_theta).is_integer():
         out.append(Gap("rope", f"rope_theta={fmt(float(rope_theta))} is rounded to {round(rope_theta)}: Megatron's "
                                "--rotary-base is an integer"))
     if sh.norm == "none":
         out.append(Gap("norm", "norm: none is NOT applied: Megatron always normalises (LayerNorm written)"))
-    if is_one(m.output_multiplier.value) and not is_one(width_mult):
-        out.append(Gap("out_one", "output_multiplier=1 cannot be given to Megatron's muP (1.0 means 'use "
-                                  f"1/width_mult'); Megatron will multiply the logits by {fmt(1 / width_mult)}"))
-    scale, b = m.attn_logit_scale.value, megatron_base_head_dim(r)
-    if abs(b ** 0.5 / sh.head_dim - scale) > 1e-12 * scale:
-        out.append(Gap("attn", f"attn_logit_scale={fmt(scale)} is approximated: Megatron's muP gives "
-                               f"sqrt({b})/{sh.head_dim} = {fmt(b ** 0.5 / sh.head_dim)}"))
-    emb, init_std = r.coupled("embedding").init_std, megatron_init_method_std(r)
-    if emb is not None and init_std is not None and abs(emb - init_std) > 1e-12 * emb:
-        out.append(Gap("emb_std", f"embedding init std {fmt(emb)} is NOT applied: Megatron initialises "
-                                  f"embeddings with --init-method-std ({fmt(init_std)})"))
     res = m.residual_multiplier.value
-    if not is_one(res):
-        out.append(Gap("residual", f"residual_multiplier={fmt(res)} is NOT applied: Megatron has no residual-branch "
-                                   "multiplier (its muP scales the branch output projections' init by "
-                                   "1/sqrt(2·layers·width_mult) instead)"))
+    if not is_one(res) and sh.bias:
+        out.append(Gap("residual_bias", f"residual_multiplier={fmt(res)} is NOT applied to the biases of linear_proj "
+                                        "and linear_fc2: recipec lowers it into their weights only, so those biases "
+                                        "train with the bias kind's numbers"))
+    q = r.kind_coupled("q")
+    for kind in ("k", "v"):
+        c = r.kind_coupled(kind)
+        differ = [(n, getattr(c, n)) for n in ("lr", "weight_decay", "eps")
+                  if abs(getattr(c, n) - getattr(q, n)) > 1e-12 * max(abs(getattr(q, n)), abs(getattr(c, n)))]
+        if differ:
+            values = ", ".join(f"{n} {fmt(v)}" for n, v in differ)
+            out.append(Gap(f"qkv_{kind}", f"{kind}'s {values} is NOT applied: Megatron's linear_qkv holds q, k and v "
+                                          "in one tensor (one optimizer group), which trains with q's numbers",
+                           kind=kind, checks=tuple(n for n, _ in differ)))
     if r.optimizer.z_loss > 0:
         out.append(Gap("z_loss", f"z_loss={fmt(r.optimizer.z_loss)} is NOT applied: pretrain_gpt.py has no z-loss "
                                  "for dense GPT models"))

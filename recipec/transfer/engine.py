@@ -208,13 +208,16 @@ class _Applier:
         self.power: dict[tuple[str, str], list[tuple[RuleSet, Rule, float]]] = {}
         self.fixed: dict[tuple[str, str], list[tuple[RuleSet, Rule]]] = {}
         self.formula: dict[tuple[str, str], tuple[RuleSet, object]] = {}
-        self.kind_specific: set[str] = set()  # classes with a rule restricted to some of their kinds
+        self.kind_rules: dict[str, list[Rule]] = {}  # class -> its rules restricted to some of its kinds
+        self.dims: dict[str, set[int]] = {}  # class -> which fan ratios (0 fan-in, 1 fan-out) its rules use
         for rs in sets:
             for rule, exponent in zip(rs.spec.rules, rs.exponents):
                 for cls in rule.classes():
                     key = (cls, rule.hp)
                     if rule.kinds is not None:
-                        self.kind_specific.add(cls)
+                        self.kind_rules.setdefault(cls, []).append(rule)
+                    if rule.ratio != "width":
+                        self.dims.setdefault(cls, set()).add(0 if rule.ratio == "fan_in" else 1)
                     if exponent is None:
                         self.fixed.setdefault(key, []).append((rs, rule))
                     else:
@@ -410,15 +413,21 @@ def _resolve_kinds(ctx: _Context, applier: _Applier, sets: list[RuleSet], proxy_
     A kind whose fan ratios and applicable rules are its representative's gets the same numbers, so
     only kinds that differ are resolved again and recorded (``Resolved.kinds``).
     """
+    has = present_kinds(shape)
     ratios = {k: _fan_ratios(k, proxy_shape, shape) for k in KINDS}
     per_kind: dict[str, ClassHParams] = {}
     for cls in PARAM_CLASSES:
         rep = REPRESENTATIVE[cls]
         per_kind[rep] = _resolve_one(ctx, applier, sets, cls, rep, ratios[rep], proxy_vals[cls], target, size,
                                      convention)
+        dims, restricted = applier.dims.get(cls, ()), applier.kind_rules.get(cls, [])
         for kind in kinds_of(cls):
+            if kind == rep or kind not in has:
+                continue
             pinned = kind in ctx.recipe.optimizer.per_kind or kind in ctx.recipe.init.per_kind_std
-            if kind != rep and (ratios[kind] != ratios[rep] or cls in applier.kind_specific or pinned):
+            other_ratio = any(ratios[kind][d] != ratios[rep][d] for d in dims)
+            other_rules = any(rule.applies_to(kind) != rule.applies_to(rep) for rule in restricted)
+            if other_ratio or other_rules or pinned:
                 per_kind[kind] = _resolve_one(ctx, applier, sets, cls, kind, ratios[kind], proxy_vals[cls], target,
                                               size, convention)
     classes = {cls: per_kind[REPRESENTATIVE[cls]] for cls in PARAM_CLASSES}

@@ -7,14 +7,15 @@ cannot take at all is reported here, because the run would silently differ from 
 
 - torchtitan: a z-loss; an attention logit scale other than 1/√d_head; embedding or readout
   multipliers with tied embeddings (untied ones are lowered into init, LR, ε and WD); LayerNorm, no
-  norm, or linear biases (its Llama3 has RMSNorm and no biases); fp16 or fp8 precision.
-- Megatron-LM: a z-loss (``pretrain_gpt.py`` has none for dense GPT); a residual-branch multiplier
-  (CompleteP); an embedding init std other than ``--init-method-std``; a readout multiplier of 1 under
-  ``--use-mup`` (1.0 means 1/width_mult there); an attention scale not of the form √b/d_head; no norm;
-  a non-integer ``rope_theta``; Adam with weight decay (Megatron's is decoupled).
-- transformers Trainer: a z-loss; embedding multipliers; an attention scale other than 1/√d_head;
-  readout multipliers with tied embeddings; a floor LR (``min_lr_ratio``) with linear decay; qk-norm,
-  LayerNorm or no norm (the written model is HF Llama); fp8 precision.
+  norm, or linear biases (its Llama3 has RMSNorm and no biases); fp16 or fp8 precision; a v init std
+  other than k's (one Linear config builds wk and wv).
+- Megatron-LM: a z-loss (``pretrain_gpt.py`` has none for dense GPT); a residual-branch multiplier on
+  the biases of linear_proj / linear_fc2 (the weights take it, lowered); k or v LR, WD or ε other than
+  q's (linear_qkv is one tensor); no norm; a non-integer ``rope_theta``; Adam with weight decay
+  (Megatron's is decoupled).
+- transformers Trainer: a z-loss; embedding or readout multipliers with tied embeddings; an attention
+  scale other than 1/√d_head; a floor LR (``min_lr_ratio``) with linear decay; qk-norm, LayerNorm or no
+  norm (the written model is HF Llama); fp8 precision.
 
 The list is ``recipec.render.gaps``: the same one the renderers write into their outputs as notes.
 
@@ -74,7 +75,6 @@ def _anchors(ctx, key: str) -> list:
         "z_loss": lambda: [("optimizer", "z_loss")],
         "attn": lambda: _attn(ctx),
         "tied_out": lambda: _out_mult(ctx),
-        "out_one": lambda: _out_mult(ctx),
         "tied_emb": lambda: _emb_mult(ctx),
         "emb": lambda: _emb_mult(ctx),
         "norm": lambda: [("model", "norm")],
@@ -82,11 +82,13 @@ def _anchors(ctx, key: str) -> list:
         "qk_norm": lambda: [("model", "qk_norm")],
         "precision": lambda: [("precision",)],
         "rope": lambda: [("model", "rope_theta")],
-        "residual": lambda: [("init", "residual_multiplier"), _rule_path(ctx, "residual_multiplier")],
-        "emb_std": lambda: [("init", "per_class_std", "embedding"), ("init", "std")],
         "min_lr": lambda: [("schedule", "min_lr_ratio"), ("schedule", "decay")],
         "adam_wd": lambda: [("optimizer", "name"), ("optimizer", "weight_decay")],
         "kv_init": lambda: [("init", "per_kind_std", "v"), ("init", "per_kind_std", "k"), ("init", "std")],
+        "residual_bias": lambda: [("init", "residual_multiplier"), _rule_path(ctx, "residual_multiplier"),
+                                  ("model", "bias")],
+        "qkv_k": lambda: [("optimizer", "per_kind", "k"), ("optimizer", "lr")],
+        "qkv_v": lambda: [("optimizer", "per_kind", "v"), ("optimizer", "lr")],
     }.get(key, lambda: [])()
 
 

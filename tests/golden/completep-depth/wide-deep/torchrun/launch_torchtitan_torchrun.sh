@@ -9,7 +9,7 @@
 # Dry run (print the command, run nothing): RECIPEC_DRY_RUN=1 ./launch_torchtitan_torchrun.sh
 #
 # Notes from the torchtitan renderer:
-#   - tied embeddings: the output class has no parameters of its own; the shared weight trains with the embedding group
+#   - tied embeddings: the output class has no parameters of its own; the shared weight (tok_embeddings.weight is lm_head.weight) trains with the embedding group and is initialised with the embedding init std, through lm_head's param_init (torchtitan initialises lm_head after tok_embeddings, which skips its own)
 #   - residual_multiplier=0.125 lowered into each branch's output projection (attention.wo, feed_forward.w2): init std, LR ×0.125, eps and coupled WD ÷0.125 (exact for AdamW; global grad-norm clipping now sees that gradient divided by the multiplier)
 #   - output_multiplier=0.25 is NOT applied: torchtitan has no logit multiplier and the tied lm_head shares the embedding weight, so it cannot be lowered
 # Recipe values are single-quoted on purpose: nothing in them may expand.

@@ -3,19 +3,23 @@
 # source: "examples/completep-depth.yaml" sha256 47250f6a86ab3bf21d9b72a91681cfbb19f80e5f94b8c7dadbf0e4501e2cd353
 # size: wide-deep; regenerate with `recipec compile`
 #
-# Megatron-LM pretrain wrapper for recipe "gpt-completep-proxy" at size "wide-deep".
+# Megatron-LM pretrain wrapper for recipe "gpt-completep-proxy" at size "wide-deep" (megatron-core 0.19.2).
 # Usage: python megatron_pretrain.py [pretrain_gpt.py arguments ...]  (under torchrun; see the launch scripts)
 # Needs a Megatron-LM checkout: MEGATRON_LM_DIR=<path> (the directory holding pretrain_gpt.py).
 # Without --num-layers among its arguments it prepends RECIPEC_ARGS below; data arguments (--data-path, --tokenizer-*) are yours to add.
 #
 # Notes:
-#   - residual_multiplier=0.125 is NOT applied: Megatron has no residual-branch multiplier (its muP scales the branch output projections' init by 1/sqrt(2·layers·width_mult) instead)
-#   - per-class LR, eps and weight decay come from megatron_pretrain.py's config_overrides; running pretrain_gpt.py directly gets only the hidden class right
-"""Run Megatron-LM's pretrain_gpt.py with recipec's per-class optimizer settings as config_overrides."""
+#   - residual_multiplier=0.125 lowered into linear_proj and linear_fc2: init std, LR ×0.125, eps and coupled WD ÷0.125 (exact for AdamW; global grad-norm clipping now sees their gradients divided by the multiplier)
+#   - megatron_pretrain.py re-draws linear_qkv (per q/k/v rows), linear_proj, linear_fc1, linear_fc2 from N(0, the kind's std) after megatron-core builds the model (megatron-core's own muP init gives the branch outputs sigma/sqrt(2·layers·width_mult) and the readout the embedding's std)
+#   - per-kind LR, eps and weight decay come from megatron_pretrain.py's config_overrides; running pretrain_gpt.py directly gets only kind q's numbers right (and megatron-core's own init)
+"""Run Megatron-LM's pretrain_gpt.py with recipec's per-kind optimizer groups, init and readout multiplier."""
 
+import functools
 import os
+import re
 import runpy
 import sys
+import zlib
 
 RECIPEC_ARGS = [
     '--num-layers', '32',
@@ -40,6 +44,7 @@ RECIPEC_ARGS = [
     '--mup-base-head-dim', '64',
     '--mup-attn-scale-power', '1.0',
     '--init-method-std', '0.02',
+    '--embedding-init-method-std', '0.02',
     '--lr', '0.02',
     '--min-lr', '0.0',
     '--adam-eps', '1.25e-13',
@@ -62,54 +67,168 @@ RECIPEC_ARGS = [
     '--bf16',
 ]
 
-# Per class: peak and final LR, Adam eps, and weight decay as a multiple of --weight-decay (0.04).
-CLASS_OVERRIDES = {
-    'hidden': {"max_lr": 0.005, "min_lr": 0.0, "wd_mult": 1.0, "eps": 3.125e-14},
-    'embedding': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 1e-12},
-    'output': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 1e-12},
-    'vector': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 1e-12},
+# megatron-core 0.19.2 GPTModel parameter names -> recipec kinds (recipec.frameworks.megatron), first match wins.
+KIND_RULES = [
+    (r'(^|\.)output_layer\.weight$', 'output'),
+    (r'(^|\.)embedding\.word_embeddings\.weight$', 'embedding'),
+    (r'(^|\.)self_attention\.linear_qkv\.weight$', 'q'),
+    (r'(^|\.)self_attention\.linear_proj\.weight$', 'o'),
+    (r'(^|\.)mlp\.linear_fc1\.weight$', 'mlp_in'),
+    (r'(^|\.)mlp\.linear_fc2\.weight$', 'mlp_out'),
+    (r'(^|\.)self_attention\.[qk]_layernorm\.(weight|bias)$', 'qk_norm'),
+    (r'(^|\.)decoder\.final_layernorm\.(weight|bias)$', 'final_norm'),
+    (r'(^|\.)(input_layernorm|pre_mlp_layernorm)\.(weight|bias)$', 'norm'),
+    (r'(^|\.)(linear_qkv|linear_fc1)\.layer_norm_(weight|bias)$', 'norm'),
+    (r'(^|\.)(linear_qkv|linear_proj|linear_fc1|linear_fc2)\.bias$', 'bias'),
+]
+# linear_qkv.weight holds these kinds' rows per query group (one tensor: it trains with the first kind's numbers).
+QKV_FUSED = ('q', 'k', 'v')
+
+# Per kind: peak and final LR, Adam eps, and weight decay as a multiple of --weight-decay (0.04).
+GROUP_OVERRIDES = {
+    'q': {"max_lr": 0.005, "min_lr": 0.0, "wd_mult": 1.0, "eps": 3.125e-14},  # linear_qkv (q, k and v in one tensor)
+    'o': {"max_lr": 0.000625, "min_lr": 0.0, "wd_mult": 8.0, "eps": 2.5e-13},  # linear_proj, residual multiplier lowered
+    'mlp_in': {"max_lr": 0.005, "min_lr": 0.0, "wd_mult": 1.0, "eps": 3.125e-14},  # linear_fc1
+    'mlp_out': {"max_lr": 0.000625, "min_lr": 0.0, "wd_mult": 8.0, "eps": 2.5e-13},  # linear_fc2, residual multiplier lowered
+    'embedding': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 2.5e-13},  # embedding.word_embeddings
+    'output': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 2.5e-13},  # output_layer (none: tied to the embedding)
+    'norm': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 3.125e-14},  # input/pre_mlp layernorms
+    'qk_norm': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 3.125e-14},  # q_layernorm, k_layernorm
+    'final_norm': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 2.5e-13},  # decoder.final_layernorm
+    'bias': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 3.125e-14},  # linear biases
 }
 
+# Per kind: the std of the N(0, std) these matrices are re-drawn from after megatron-core builds the model.
+INIT_STD = {
+    'q': 0.01,  # linear_qkv, q rows
+    'k': 0.01,  # linear_qkv, k rows
+    'v': 0.01,  # linear_qkv, v rows
+    'o': 0.00125,  # linear_proj, residual multiplier lowered
+    'mlp_in': 0.01,  # linear_fc1
+    'mlp_out': 0.00125,  # linear_fc2, residual multiplier lowered
+    'output': 0.02,  # output_layer (none: tied to the embedding)
+}
+# The readout's logit multiplier (megatron-core's muP turns --mup-output-mult 1.0 into 1/width_mult).
+OUTPUT_MULTIPLIER = 0.25
 
-def classify(param, name):
-    """hidden / embedding / output / vector for a Megatron GPT parameter; fails loudly otherwise."""
-    if getattr(param, "is_embedding_parameter", False) or getattr(param, "shared_embedding", False) \
-            or name.endswith(("word_embeddings.weight", "position_embeddings.weight")):
-        return "embedding"
-    if name.endswith("output_layer.weight"):
-        return "output"
-    if param.dim() <= 1 or name.endswith(".bias"):
-        return "vector"
-    if param.dim() == 2:
-        return "hidden"
-    raise ValueError(f"recipec: cannot classify Megatron parameter {name} with shape {tuple(param.shape)}")
+_RULES = [(re.compile(rx), kind) for rx, kind in KIND_RULES]
+
+
+def kind_of(name, tied=False):
+    """The recipec kind of a megatron-core GPTModel parameter (``tied``: a pipeline stage's copy of the embedding)."""
+    for rx, kind in _RULES:
+        if rx.search(name):
+            return "embedding" if kind == "output" and tied else kind
+    raise ValueError(f"recipec: no kind for megatron-core parameter {name!r}")
+
+
+def group_of(param, name):
+    return kind_of(name, tied=getattr(param, "shared_embedding", False))
 
 
 def recipec_config_overrides():
-    """{ParamKey: ParamGroupOverride}, one disjoint key per class."""
+    """{ParamKey: ParamGroupOverride}, one disjoint key per kind, by module name (never by megatron-core's flags)."""
     from megatron.core.optimizer import ParamKey
     from megatron.core.optimizer.optimizer_config import ParamWithNamePredicate
 
     return {
         ParamKey(with_name_predicate=ParamWithNamePredicate(
-            name=f"recipec_{cls}", fn=lambda param, name, cls=cls: classify(param, name) == cls)): dict(values)
-        for cls, values in CLASS_OVERRIDES.items()
+            name=f"recipec_{kind}", fn=lambda param, name, kind=kind: group_of(param, name) == kind)): dict(values)
+        for kind, values in GROUP_OVERRIDES.items()
     }
 
 
-def install():
-    """Make Megatron's training loop use recipec's overrides instead of its standard and muP ones."""
-    import megatron.training.training as training
+def _qkv_runs(config, rows, tp_rank, tp_size):
+    """(std, first, end) row runs of this tensor-parallel shard of linear_qkv.weight, equal stds merged."""
+    heads, hd = config.num_attention_heads, config.kv_channels
+    groups = config.num_query_groups or heads
+    per_group = heads // groups
+    if rows * tp_size != groups * (per_group + 2) * hd:
+        raise RuntimeError(f"recipec: linear_qkv has {rows} rows per shard, not the {groups} query groups of "
+                           f"{per_group} q, 1 k and 1 v heads of {hd} rows it re-initialises")
+    lo, hi, row, runs = tp_rank * rows, (tp_rank + 1) * rows, 0, []
+    for _ in range(groups):
+        for kind, n in zip(QKV_FUSED, (per_group * hd, hd, hd)):
+            a, b = max(row, lo) - lo, min(row + n, hi) - lo
+            if a < b:
+                if runs and runs[-1][0] == INIT_STD[kind] and runs[-1][2] == a:
+                    runs[-1] = (runs[-1][0], runs[-1][1], b)
+                else:
+                    runs.append((INIT_STD[kind], a, b))
+            row += n
+    return runs
 
-    original = training.get_megatron_optimizer_config
+
+def recipec_init(model):
+    """Give a freshly built GPTModel recipec's readout multiplier and re-draw its matrices from N(0, INIT_STD[kind]).
+
+    One generator per parameter, seeded from torch's seed (megatron-core's --seed, per pipeline stage), the
+    virtual-pipeline stage, the tensor-parallel rank and the name: data-parallel replicas agree, shards differ.
+    """
+    import torch
+    from megatron.core.utils import get_pg_rank, get_pg_size, init_method_normal
+
+    config = model.config
+    if config.use_mup:
+        config.mup_output_mult = OUTPUT_MULTIPLIER
+    if not config.perform_initialization:  # --no-initialization: the weights come from a checkpoint
+        return
+    if config.init_model_with_meta_device:
+        raise RuntimeError("recipec: --init-model-with-meta-device is not supported: megatron_pretrain.py "
+                           "re-initialises the weights when the model is built")
+    tp = getattr(getattr(model, "pg_collection", None), "tp", None)
+    tp_rank, tp_size = get_pg_rank(tp), get_pg_size(tp)
+    seed = torch.initial_seed()
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            kind = group_of(param, name)
+            if kind not in INIT_STD or param.is_meta:  # the meta device: nothing to draw into
+                continue
+            gen = torch.Generator(device=param.device)
+            gen.manual_seed(zlib.crc32(f"{seed}/{getattr(model, 'vp_stage', None)}/{tp_rank}/{name}".encode()))
+            if kind == QKV_FUSED[0]:
+                runs = _qkv_runs(config, param.shape[0], tp_rank, tp_size)
+            else:
+                runs = [(INIT_STD[kind], 0, param.shape[0])]
+            for std, a, b in runs:
+                init_method_normal(std)(param.data[a:b], generator=gen)
+
+
+_SAVED = []
+
+
+def install():
+    """Make megatron-core use recipec's optimizer groups (instead of its standard and muP ones) and run
+    ``recipec_init`` on every GPTModel it builds; ``uninstall()`` undoes it."""
+    if _SAVED:
+        return
+    import megatron.training.training as training
+    from megatron.core.models.gpt.gpt_model import GPTModel
+
+    get_config, build = training.get_megatron_optimizer_config, GPTModel.__dict__["__init__"]
 
     def get_megatron_optimizer_config(args):
-        config, _ = original(args)
+        config, _ = get_config(args)
         return config, recipec_config_overrides()
 
+    @functools.wraps(build)
+    def __init__(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        recipec_init(self)
+
+    _SAVED[:] = [(training, "get_megatron_optimizer_config", get_config),
+                 (training, "get_mup_config_overrides", training.get_mup_config_overrides),
+                 (GPTModel, "__init__", build)]
     training.get_megatron_optimizer_config = get_megatron_optimizer_config
-    # recipec's overrides already carry the muP LR/eps scaling; Megatron's would conflict with them.
+    # recipec's overrides already carry the muP LR/eps scaling; megatron-core's would conflict with them.
     training.get_mup_config_overrides = lambda *args, **kwargs: {}
+    GPTModel.__init__ = __init__
+
+
+def uninstall():
+    while _SAVED:
+        owner, attr, value = _SAVED.pop()
+        setattr(owner, attr, value)
 
 
 def main():

@@ -7,14 +7,19 @@
 # (with this directory on PYTHONPATH; the launch scripts beside it do that). Tokenizer and dataset
 # settings (hf_assets_path, dataloader) are yours: pass them as extra arguments to the launch script.
 #
-# Per-class optimizer groups (coupled AdamW weight decay, torch convention):
-#   vector             lr=0.02 weight_decay=0.01 eps=1e-12
-#   embedding          lr=0.02 weight_decay=0.01 eps=1e-12
-#   hidden_branch_out  lr=0.000625 weight_decay=0.32 eps=2.5e-13 (lowered multiplier 0.125)
-#   hidden             lr=0.005 weight_decay=0.04 eps=3.125e-14
+# Optimizer groups by parameter kind (coupled AdamW weight decay, torch convention); kinds that resolve
+# to the same numbers share a group:
+#   q+mlp_in                 lr=0.005 weight_decay=0.04 eps=3.125e-14
+#   o+mlp_out                lr=0.000625 weight_decay=0.32 eps=2.5e-13 (lowered residual_multiplier 0.125 (o, mlp_out))
+#   embedding+final_norm     lr=0.02 weight_decay=0.01 eps=2.5e-13
+#   norm+qk_norm             lr=0.02 weight_decay=0.01 eps=3.125e-14
+#
+# Init std per matrix (truncated normal at ±3 std; the embedding table: normal):
+#   wqkv=0.01 wo=0.00125 w1/w3=0.01 w2=0.00125
+#   tok_embeddings=lm_head (tied)=0.02
 #
 # Notes (what torchtitan cannot express as-is and how it was handled):
-#   - tied embeddings: the output class has no parameters of its own; the shared weight trains with the embedding group
+#   - tied embeddings: the output class has no parameters of its own; the shared weight (tok_embeddings.weight is lm_head.weight) trains with the embedding group and is initialised with the embedding init std, through lm_head's param_init (torchtitan initialises lm_head after tok_embeddings, which skips its own)
 #   - residual_multiplier=0.125 lowered into each branch's output projection (attention.wo, feed_forward.w2): init std, LR ×0.125, eps and coupled WD ÷0.125 (exact for AdamW; global grad-norm clipping now sees that gradient divided by the multiplier)
 #   - output_multiplier=0.25 is NOT applied: torchtitan has no logit multiplier and the tied lm_head shares the embedding weight, so it cannot be lowered
 
@@ -29,6 +34,7 @@ from torchtitan.config import ParallelismConfig, TrainingConfig
 from torchtitan.distributed.pipeline_parallel import pipeline_llm
 from torchtitan.models.common import ComplexRoPE, Embedding, FeedForward, Linear, RMSNorm
 from torchtitan.models.common.config_utils import decoder_vocab_size, get_attention_config, make_gqa_config
+from torchtitan.models.common.param_init import skip_param_init
 from torchtitan.models.llama3 import Llama3Model, parallelize_llama
 from torchtitan.models.llama3.model import Llama3TransformerBlock
 from torchtitan.models.llama3.state_dict_adapter import Llama3StateDictAdapter
@@ -43,7 +49,27 @@ def _trunc_normal(std):
     return {"weight": partial(nn.init.trunc_normal_, std=std, a=-3 * std, b=3 * std), "bias": nn.init.zeros_}
 
 
+def _normal(std):
+    return {"weight": partial(nn.init.normal_, std=std)}
+
+
 _NORM_INIT = {"weight": nn.init.ones_}
+
+
+def _attention(dim, n_heads, n_kv_heads, head_dim, attn_backend):
+    attention = make_gqa_config(
+        dim=dim,
+        n_heads=n_heads,
+        n_kv_heads=n_kv_heads,
+        head_dim=head_dim,
+        wqkv_param_init=_trunc_normal(0.01),
+        wo_param_init=_trunc_normal(0.00125),
+        inner_attention=get_attention_config(attn_backend),
+        fuse_qkv=True,
+        qk_norm=RMSNorm.Config(normalized_shape=head_dim, eps=1e-05, param_init=_NORM_INIT),
+        rope=ComplexRoPE.Config(dim=head_dim, max_seq_len=2048, theta=10000.0),
+    )
+    return attention
 
 
 def recipec_model(dim=1024, n_layers=32, n_heads=16, n_kv_heads=16,
@@ -56,18 +82,7 @@ def recipec_model(dim=1024, n_layers=32, n_heads=16, n_kv_heads=16,
             Llama3TransformerBlock.Config(
                 attention_norm=RMSNorm.Config(normalized_shape=dim, eps=1e-05, param_init=_NORM_INIT),
                 ffn_norm=RMSNorm.Config(normalized_shape=dim, eps=1e-05, param_init=_NORM_INIT),
-                attention=make_gqa_config(
-                    dim=dim,
-                    n_heads=n_heads,
-                    n_kv_heads=n_kv_heads,
-                    head_dim=head_dim,
-                    wqkv_param_init=_trunc_normal(0.01),
-                    wo_param_init=_trunc_normal(0.00125),
-                    inner_attention=get_attention_config(attn_backend),
-                    fuse_qkv=True,
-                    qk_norm=RMSNorm.Config(normalized_shape=head_dim, eps=1e-05, param_init=_NORM_INIT),
-                    rope=ComplexRoPE.Config(dim=head_dim, max_seq_len=2048, theta=10000.0),
-                ),
+                attention=_attention(dim, n_heads, n_kv_heads, head_dim, attn_backend),
                 feed_forward=FeedForward.Config(
                     w1=Linear.Config(in_features=dim, out_features=ffn_hidden, param_init=_trunc_normal(0.01)),
                     w2=Linear.Config(in_features=ffn_hidden, out_features=dim, param_init=_trunc_normal(0.00125)),
@@ -79,10 +94,10 @@ def recipec_model(dim=1024, n_layers=32, n_heads=16, n_kv_heads=16,
         dim=dim,
         vocab_size=vocab_size,
         enable_weight_tying=True,
-        tok_embeddings=Embedding.Config(num_embeddings=vocab_size, embedding_dim=dim,
-                                        param_init={"weight": partial(nn.init.normal_, std=0.02)}),
+        # Tied: lm_head is initialised after tok_embeddings and owns the shared weight's init (the embedding's std).
+        tok_embeddings=Embedding.Config(num_embeddings=vocab_size, embedding_dim=dim, param_init={"weight": skip_param_init}),
         norm=RMSNorm.Config(normalized_shape=dim, eps=1e-05, param_init=_NORM_INIT),
-        lm_head=Linear.Config(in_features=dim, out_features=vocab_size, param_init=_trunc_normal(0.02)),
+        lm_head=Linear.Config(in_features=dim, out_features=vocab_size, param_init=_normal(0.02)),
         layers=layers,
     )
 
@@ -90,27 +105,17 @@ def recipec_model(dim=1024, n_layers=32, n_heads=16, n_kv_heads=16,
 # First matching pattern wins; a parameter that matches none makes torchtitan fail loudly.
 PARAM_GROUPS = [
     ParamGroupConfig(
-        pattern='(^|\\.)(attention_norm|ffn_norm|q_norm|k_norm|norm)\\.weight$|\\.bias$',  # vector
+        pattern='(^|\\.)(attention\\.qkv_linear\\.wqkv|feed_forward\\.w1|feed_forward\\.w3)\\.weight$',  # q+mlp_in
         optimizer_name='AdamW',
         optimizer_kwargs={
-            "lr": 0.02,
-            "weight_decay": 0.01,
+            "lr": 0.005,
+            "weight_decay": 0.04,
             "betas": (0.9, 0.95),
-            "eps": 1e-12,
+            "eps": 3.125e-14,
         },
     ),
     ParamGroupConfig(
-        pattern='(^|\\.)tok_embeddings\\.weight$',  # embedding
-        optimizer_name='AdamW',
-        optimizer_kwargs={
-            "lr": 0.02,
-            "weight_decay": 0.01,
-            "betas": (0.9, 0.95),
-            "eps": 1e-12,
-        },
-    ),
-    ParamGroupConfig(
-        pattern='(^|\\.)(attention\\.wo|feed_forward\\.w2)\\.weight$',  # hidden_branch_out
+        pattern='(^|\\.)(attention\\.wo|feed_forward\\.w2)\\.weight$',  # o+mlp_out
         optimizer_name='AdamW',
         optimizer_kwargs={
             "lr": 0.000625,
@@ -120,11 +125,21 @@ PARAM_GROUPS = [
         },
     ),
     ParamGroupConfig(
-        pattern='(^|\\.)(attention\\.qkv_linear\\.\\w+|attention\\.wo|feed_forward\\.w[123])\\.weight$',  # hidden
+        pattern='(^|\\.)(tok_embeddings|norm)\\.weight$',  # embedding+final_norm
         optimizer_name='AdamW',
         optimizer_kwargs={
-            "lr": 0.005,
-            "weight_decay": 0.04,
+            "lr": 0.02,
+            "weight_decay": 0.01,
+            "betas": (0.9, 0.95),
+            "eps": 2.5e-13,
+        },
+    ),
+    ParamGroupConfig(
+        pattern='(^|\\.)(attention_norm|ffn_norm|attention\\.q_norm|attention\\.k_norm)\\.weight$',  # norm+qk_norm
+        optimizer_name='AdamW',
+        optimizer_kwargs={
+            "lr": 0.02,
+            "weight_decay": 0.01,
             "betas": (0.9, 0.95),
             "eps": 3.125e-14,
         },

@@ -7,12 +7,17 @@
 # (with this directory on PYTHONPATH; the launch scripts beside it do that). Tokenizer and dataset
 # settings (hf_assets_path, dataloader) are yours: pass them as extra arguments to the launch script.
 #
-# Per-class optimizer groups (coupled AdamW weight decay, torch convention):
-#   vector             lr=0.012 weight_decay=0.0 eps=1e-08
-#   embedding          lr=0.012 weight_decay=0.0 eps=1e-08
-#   output             lr=0.00075 weight_decay=0.0 eps=1.6e-07 (lowered multiplier 0.0625)
-#   hidden_branch_out  lr=0.0001875 weight_decay=1.6 eps=6.25e-10 (lowered multiplier 0.25)
-#   hidden             lr=0.00075 weight_decay=0.4 eps=1.5625e-10
+# Optimizer groups by parameter kind (coupled AdamW weight decay, torch convention); kinds that resolve
+# to the same numbers share a group:
+#   q+mlp_in                 lr=0.00075 weight_decay=0.4 eps=1.5625e-10
+#   o+mlp_out                lr=0.0001875 weight_decay=1.6 eps=6.25e-10 (lowered residual_multiplier 0.25 (o, mlp_out))
+#   embedding+final_norm     lr=0.012 weight_decay=0.0 eps=6.25e-10
+#   output                   lr=0.00075 weight_decay=0.0 eps=1e-08 (lowered output_multiplier 0.0625 (output))
+#   norm+qk_norm             lr=0.012 weight_decay=0.0 eps=1.5625e-10
+#
+# Init std per matrix (truncated normal at ±3 std; the embedding table: normal):
+#   wqkv=0.005 wo=0.00125 w1/w3=0.005 w2=0.00125
+#   tok_embeddings=0.02 lm_head=0.00125
 #
 # Notes (what torchtitan cannot express as-is and how it was handled):
 #   - output_multiplier=0.0625 lowered to muP form A on lm_head: init std, LR ×0.0625, eps and coupled WD ÷0.0625 (exact for AdamW; global grad-norm clipping now sees that gradient divided by the multiplier)
@@ -44,7 +49,27 @@ def _trunc_normal(std):
     return {"weight": partial(nn.init.trunc_normal_, std=std, a=-3 * std, b=3 * std), "bias": nn.init.zeros_}
 
 
+def _normal(std):
+    return {"weight": partial(nn.init.normal_, std=std)}
+
+
 _NORM_INIT = {"weight": nn.init.ones_}
+
+
+def _attention(dim, n_heads, n_kv_heads, head_dim, attn_backend):
+    attention = make_gqa_config(
+        dim=dim,
+        n_heads=n_heads,
+        n_kv_heads=n_kv_heads,
+        head_dim=head_dim,
+        wqkv_param_init=_trunc_normal(0.005),
+        wo_param_init=_trunc_normal(0.00125),
+        inner_attention=get_attention_config(attn_backend),
+        fuse_qkv=True,
+        qk_norm=RMSNorm.Config(normalized_shape=head_dim, eps=1e-05, param_init=_NORM_INIT),
+        rope=ComplexRoPE.Config(dim=head_dim, max_seq_len=4096, theta=500000.0),
+    )
+    return attention
 
 
 def recipec_model(dim=4096, n_layers=32, n_heads=32, n_kv_heads=8,
@@ -57,18 +82,7 @@ def recipec_model(dim=4096, n_layers=32, n_heads=32, n_kv_heads=8,
             Llama3TransformerBlock.Config(
                 attention_norm=RMSNorm.Config(normalized_shape=dim, eps=1e-05, param_init=_NORM_INIT),
                 ffn_norm=RMSNorm.Config(normalized_shape=dim, eps=1e-05, param_init=_NORM_INIT),
-                attention=make_gqa_config(
-                    dim=dim,
-                    n_heads=n_heads,
-                    n_kv_heads=n_kv_heads,
-                    head_dim=head_dim,
-                    wqkv_param_init=_trunc_normal(0.005),
-                    wo_param_init=_trunc_normal(0.00125),
-                    inner_attention=get_attention_config(attn_backend),
-                    fuse_qkv=True,
-                    qk_norm=RMSNorm.Config(normalized_shape=head_dim, eps=1e-05, param_init=_NORM_INIT),
-                    rope=ComplexRoPE.Config(dim=head_dim, max_seq_len=4096, theta=500000.0),
-                ),
+                attention=_attention(dim, n_heads, n_kv_heads, head_dim, attn_backend),
                 feed_forward=FeedForward.Config(
                     w1=Linear.Config(in_features=dim, out_features=ffn_hidden, param_init=_trunc_normal(0.005)),
                     w2=Linear.Config(in_features=ffn_hidden, out_features=dim, param_init=_trunc_normal(0.00125)),
@@ -80,8 +94,7 @@ def recipec_model(dim=4096, n_layers=32, n_heads=32, n_kv_heads=8,
         dim=dim,
         vocab_size=vocab_size,
         enable_weight_tying=False,
-        tok_embeddings=Embedding.Config(num_embeddings=vocab_size, embedding_dim=dim,
-                                        param_init={"weight": partial(nn.init.normal_, std=0.02)}),
+        tok_embeddings=Embedding.Config(num_embeddings=vocab_size, embedding_dim=dim, param_init=_normal(0.02)),
         norm=RMSNorm.Config(normalized_shape=dim, eps=1e-05, param_init=_NORM_INIT),
         lm_head=Linear.Config(in_features=dim, out_features=vocab_size, param_init=_trunc_normal(0.00125)),
         layers=layers,
@@ -91,37 +104,17 @@ def recipec_model(dim=4096, n_layers=32, n_heads=32, n_kv_heads=8,
 # First matching pattern wins; a parameter that matches none makes torchtitan fail loudly.
 PARAM_GROUPS = [
     ParamGroupConfig(
-        pattern='(^|\\.)(attention_norm|ffn_norm|q_norm|k_norm|norm)\\.weight$|\\.bias$',  # vector
-        optimizer_name='AdamW',
-        optimizer_kwargs={
-            "lr": 0.012,
-            "weight_decay": 0.0,
-            "betas": (0.9, 0.95),
-            "eps": 1e-08,
-        },
-    ),
-    ParamGroupConfig(
-        pattern='(^|\\.)tok_embeddings\\.weight$',  # embedding
-        optimizer_name='AdamW',
-        optimizer_kwargs={
-            "lr": 0.012,
-            "weight_decay": 0.0,
-            "betas": (0.9, 0.95),
-            "eps": 1e-08,
-        },
-    ),
-    ParamGroupConfig(
-        pattern='(^|\\.)lm_head\\.weight$',  # output
+        pattern='(^|\\.)(attention\\.qkv_linear\\.wqkv|feed_forward\\.w1|feed_forward\\.w3)\\.weight$',  # q+mlp_in
         optimizer_name='AdamW',
         optimizer_kwargs={
             "lr": 0.00075,
-            "weight_decay": 0.0,
+            "weight_decay": 0.4,
             "betas": (0.9, 0.95),
-            "eps": 1.6e-07,
+            "eps": 1.5625e-10,
         },
     ),
     ParamGroupConfig(
-        pattern='(^|\\.)(attention\\.wo|feed_forward\\.w2)\\.weight$',  # hidden_branch_out
+        pattern='(^|\\.)(attention\\.wo|feed_forward\\.w2)\\.weight$',  # o+mlp_out
         optimizer_name='AdamW',
         optimizer_kwargs={
             "lr": 0.0001875,
@@ -131,11 +124,31 @@ PARAM_GROUPS = [
         },
     ),
     ParamGroupConfig(
-        pattern='(^|\\.)(attention\\.qkv_linear\\.\\w+|attention\\.wo|feed_forward\\.w[123])\\.weight$',  # hidden
+        pattern='(^|\\.)(tok_embeddings|norm)\\.weight$',  # embedding+final_norm
+        optimizer_name='AdamW',
+        optimizer_kwargs={
+            "lr": 0.012,
+            "weight_decay": 0.0,
+            "betas": (0.9, 0.95),
+            "eps": 6.25e-10,
+        },
+    ),
+    ParamGroupConfig(
+        pattern='(^|\\.)(lm_head)\\.weight$',  # output
         optimizer_name='AdamW',
         optimizer_kwargs={
             "lr": 0.00075,
-            "weight_decay": 0.4,
+            "weight_decay": 0.0,
+            "betas": (0.9, 0.95),
+            "eps": 1e-08,
+        },
+    ),
+    ParamGroupConfig(
+        pattern='(^|\\.)(attention_norm|ffn_norm|attention\\.q_norm|attention\\.k_norm)\\.weight$',  # norm+qk_norm
+        optimizer_name='AdamW',
+        optimizer_kwargs={
+            "lr": 0.012,
+            "weight_decay": 0.0,
             "betas": (0.9, 0.95),
             "eps": 1.5625e-10,
         },

@@ -9,9 +9,10 @@
 # Dry run (print the command, run nothing): RECIPEC_DRY_RUN=1 ./launch_megatron_torchrun.sh
 #
 # Notes from the megatron renderer:
-#   - residual_multiplier=0.25 is NOT applied: Megatron has no residual-branch multiplier (its muP scales the branch output projections' init by 1/sqrt(2·layers·width_mult) instead)
 #   - z_loss=0.0001 is NOT applied: pretrain_gpt.py has no z-loss for dense GPT models
-#   - per-class LR, eps and weight decay come from megatron_pretrain.py's config_overrides; running pretrain_gpt.py directly gets only the hidden class right
+#   - residual_multiplier=0.25 lowered into linear_proj and linear_fc2: init std, LR ×0.25, eps and coupled WD ÷0.25 (exact for AdamW; global grad-norm clipping now sees their gradients divided by the multiplier)
+#   - megatron_pretrain.py re-draws linear_qkv (per q/k/v rows), linear_proj, linear_fc1, linear_fc2 and output_layer from N(0, the kind's std) after megatron-core builds the model (megatron-core's own muP init gives the branch outputs sigma/sqrt(2·layers·width_mult) and the readout the embedding's std)
+#   - per-kind LR, eps and weight decay come from megatron_pretrain.py's config_overrides; running pretrain_gpt.py directly gets only kind q's numbers right (and megatron-core's own init)
 # Recipe values are single-quoted on purpose: nothing in them may expand.
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -59,8 +60,9 @@ cmd+=(
   --mup-base-head-dim 128
   --mup-attn-scale-power 1.0
   --init-method-std 0.02
+  --embedding-init-method-std 0.02
   --lr 0.012
-  --min-lr 0.0012000000000000001
+  --min-lr 0.0012
   --adam-eps 2.5e-09
   --lr-decay-style cosine
   --lr-warmup-iters 500
