@@ -24,10 +24,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(cmd: list[str], env: dict | None = None) -> float:
+CPU: dict[str, list[float]] = {}  # user + system seconds of each child, beside the wall time (less hit by load)
+
+
+def timed(cmd: list[str], env: dict | None = None, name: str | None = None) -> float:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if name is not None:
+        CPU.setdefault(name, []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if proc.returncode not in (0, 1):  # yamllint exits 1 when it has findings
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[:500]}")
     return elapsed
@@ -69,12 +78,13 @@ def main() -> None:
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.repeat):
         for name, cmd in commands.items():
-            samples[name].append(timed(cmd, envs[name]))
+            samples[name].append(timed(cmd, envs[name], name))
     base = statistics.median(samples["yamllint"])
-    print(f"{'command':<18} {'median s':>9} {'min s':>7} {'x yamllint':>10}")
+    cpu_base = statistics.median(CPU["yamllint"])
+    print(f"{'command':<20} {'median s':>9} {'min s':>7} {'x yamllint':>10} {'cpu s':>7} {'cpu x yamllint':>14}")
     for name, values in samples.items():
-        med = statistics.median(values)
-        print(f"{name:<18} {med:>9.3f} {min(values):>7.3f} {med / base:>10.2f}")
+        med, cpu = statistics.median(values), statistics.median(CPU[name])
+        print(f"{name:<20} {med:>9.3f} {min(values):>7.3f} {med / base:>10.2f} {cpu:>7.3f} {cpu / cpu_base:>14.2f}")
     shutil.rmtree(out, ignore_errors=True)
 
 
