@@ -142,3 +142,48 @@ def test_torchtitan_without_data_uses_its_own_dataloader(tmp_path, monkeypatch):
     sys.modules.pop("recipec_torchtitan", None)
     with pytest.raises(FileNotFoundError, match="RECIPEC_DATA"):
         ConfigManager().parse_args(["--module", "recipec_torchtitan", "--config", "recipec_config"])
+
+
+def test_megatron_builds_from_argv(tmp_path):
+    """Megatron's model, optimizer groups and scheduler from the generated argv (it cannot train without CUDA)."""
+    import importlib.util
+    import json
+    import math
+    import shlex
+
+    from recipec.load import load_recipe
+    from recipec.transfer import resolve_loaded
+
+    if importlib.util.find_spec("megatron") is None or importlib.util.find_spec("megatron.training") is None:
+        pytest.skip("megatron-core's source distribution is not installed")
+    out = tmp_path / "out"
+    _compile(out, "megatron")
+    dry = _launch(out / "launch_megatron_torchrun.sh", tmp_path, RECIPEC_DRY_RUN="1").stdout
+    words = shlex.split(dry)
+    argv = words[words.index(str(out / "megatron_pretrain.py")) + 1:]
+    result = subprocess.run([sys.executable, str(SHIM / "megatron_build.py"), str(out), *argv], cwd=tmp_path,
+                            env=_env(MASTER_PORT="29533"), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("RECIPEC-JSON ")]
+    report = json.loads(line[len("RECIPEC-JSON "):])
+    r = resolve_loaded(load_recipe(RECIPE), None)
+    sh = r.shape
+    assert report["parameters"] == (2 * sh.vocab_size * sh.width + sh.width + sh.depth * (
+        2 * sh.width + sh.width * (sh.heads + 2 * sh.kv_heads) * sh.head_dim + sh.heads * sh.head_dim * sh.width
+        + 3 * sh.width * sh.ffn_hidden))
+
+    def cls(name):
+        if name.endswith("word_embeddings.weight"):
+            return "embedding"
+        if name.endswith("output_layer.weight"):
+            return "output"
+        return "vector" if "layernorm" in name or name.endswith(".bias") else "hidden"
+
+    assert len(report["groups"]) == 3 + 6 * sh.depth
+    for name, g in report["groups"].items():
+        c = cls(name)
+        hp = r.classes[c]
+        for got, want in ((g["lr"], hp.lr.value), (g["max_lr"], hp.lr.value),
+                          (g["min_lr"], hp.lr.value * r.schedule.min_lr_ratio),
+                          (g["weight_decay"], r.coupled_weight_decay(c)), (g["eps"], hp.eps.value)):
+            assert math.isclose(got, want, rel_tol=1e-9, abs_tol=0.0), (name, g)
