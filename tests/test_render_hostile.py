@@ -38,7 +38,7 @@ def outputs(tmp_path_factory):
         out = base / f"out {launcher} $(touch PWNED)"
         args = ["compile", str(recipe), "--size", "8b", "--launcher", launcher, "--out", str(out),
                 "--launch-arg", HOSTILE, "--launch-env", f"RECIPEC_DATA={HOSTILE}", "--image", HOSTILE,
-                "--k8s-volume", f"{HOSTILE}:/data"]
+                "--k8s-volume", "corpus:/data"]
         for t in TARGETS:
             args += ["--target", t]
         result = CliRunner().invoke(main, args)
@@ -132,7 +132,7 @@ def test_yaml_and_json_outputs_carry_the_name_literally(outputs):
                 assert container["args"] == [HOSTILE] and container["image"] == HOSTILE
                 claims = [v["persistentVolumeClaim"]["claimName"] for v in spec["template"]["spec"]["volumes"]
                           if "persistentVolumeClaim" in v]
-                assert claims == [HOSTILE]
+                assert claims == ["corpus"]
 
 
 def test_jinja_payloads_come_out_literally(outputs):

@@ -33,6 +33,7 @@ K8S_WORK_DIR = "/workspace"  # an emptyDir: the job's working directory, where o
 PLACEHOLDER_IMAGE = "REPLACE-WITH-YOUR-TRAINING-IMAGE"
 MAX_NAME = 63  # DNS labels (RFC 1035 / 1123)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CLAIM = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,10 @@ class LaunchOptions:
         vols = []
         for item in volumes:
             claim, sep, mount = item.partition(":")
-            if not sep or not claim or not mount.startswith("/") or mount in (K8S_CONFIG_DIR, K8S_WORK_DIR):
-                raise RecipecError(Diagnostic(f"--k8s-volume: expected CLAIM:/ABSOLUTE/MOUNT/PATH, not {K8S_CONFIG_DIR} "
-                                              f"or {K8S_WORK_DIR} (got {item!r})", path="--k8s-volume"))
+            if not sep or not _CLAIM.match(claim) or not mount.startswith("/") or mount in (K8S_CONFIG_DIR, K8S_WORK_DIR):
+                raise RecipecError(Diagnostic(f"--k8s-volume: expected CLAIM:/ABSOLUTE/MOUNT/PATH with CLAIM a "
+                                              f"PersistentVolumeClaim name (DNS-1123 subdomain) and the path not "
+                                              f"{K8S_CONFIG_DIR} or {K8S_WORK_DIR} (got {item!r})", path="--k8s-volume"))
             vols.append(Volume(claim=claim, mount_path=mount, name=_label(f"data-{len(vols)}-{claim}")))
         if image is not None and not image.strip():
             raise RecipecError(Diagnostic("--image: must not be empty", path="--image"))
