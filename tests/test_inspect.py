@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_cli
+from tests.conftest import run_cli
 from golden_cases import ROOT, TARGETS, render_case
 
 from recipec.inspect import inspect_dir
