@@ -78,22 +78,49 @@ def main() -> None:
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True, help="Output directory.")
 @click.option("--target", "-t", "targets", multiple=True, metavar="NAME",
               help="Render for a framework: torchtitan, megatron, hf, neutral (repeatable).")
-@click.option("--launcher", "-l", default=None, metavar="NAME",
-              help="Also write launch files: torchrun, slurm or k8s (one per target that runs).")
+@click.option("--launcher", "-l", "launchers", multiple=True, metavar="NAME",
+              help="Also write launch files: torchrun, slurm or k8s (one per target that runs; give it once).")
+@click.option("--launch-arg", "launch_args", multiple=True, metavar="ARG",
+              help="Append ARG to the program's arguments in every launch file (repeatable; e.g. data flags).")
+@click.option("--launch-env", "launch_env", multiple=True, metavar="NAME=VALUE",
+              help="Set NAME in every launch file unless already set at launch (repeatable; e.g. RECIPEC_DATA=…).")
+@click.option("--image", default=None, metavar="IMAGE", help="The PyTorchJob's container image (k8s).")
+@click.option("--k8s-volume", "k8s_volumes", multiple=True, metavar="CLAIM:/PATH",
+              help="Mount a PersistentVolumeClaim in the PyTorchJob's pods (repeatable; e.g. the data).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing each output that differs or is missing.")
+@click.option("--strict", is_flag=True, help="Exit 1 listing each value a target cannot express (lint's RC603), "
+                                             "writing nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="Print no notes and warnings (findings and errors still).")
 @click.option("--force", is_flag=True, help="Overwrite existing files that recipec did not generate.")
 @_user_errors
 def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, targets: tuple[str, ...],
-                launcher: str | None, check: bool, force: bool) -> None:
+                launchers: tuple[str, ...], launch_args: tuple[str, ...], launch_env: tuple[str, ...],
+                image: str | None, k8s_volumes: tuple[str, ...], check: bool, strict: bool, quiet: bool,
+                force: bool) -> None:
     """Resolve RECIPE at a size; write OUT/resolved.json and the configs of each --target."""
+    from recipec.diagnostics import Diagnostic
     from recipec.render import RenderedFile, check_outputs, render, write_outputs
+    from recipec.render.gaps import target_gaps
+    from recipec.render.launchers import LaunchOptions
 
+    if len(set(launchers)) > 1:
+        raise RecipecError(Diagnostic(f"--launcher given {len(launchers)} times ({', '.join(launchers)}): give it "
+                                      "once, and compile again into another --out for another launcher",
+                                      path="--launcher"))
+    launch = LaunchOptions.parse(launch_args, launch_env, image, k8s_volumes)
     loaded, resolved = _load_and_resolve(recipe, size, sets)
-    _print_warnings(resolved)
-    rendered = render(loaded, resolved, targets, launcher,
-                      extra=(RenderedFile("resolved.json", resolved_json(resolved)),))
-    for target, note in rendered.notes:
+    if not quiet:
+        _print_warnings(resolved)
+    rendered = render(loaded, resolved, targets, launchers[0] if launchers else None,
+                      extra=(RenderedFile("resolved.json", resolved_json(resolved)),), launch=launch)
+    for target, note in () if quiet else rendered.notes:
         click.echo(f"note: {target}: {note}", err=True)
+    gaps = target_gaps(targets, resolved, loaded.recipe.model.rope_theta) if strict else []
+    for target, gap in gaps:
+        click.echo(f"strict: {target}: {gap.note}")
+    if gaps:
+        click.echo(f"{len(gaps)} values the targets cannot express (--strict; lint --target reports them as "
+                   "RC603)" + ("" if check else "; nothing written"), err=True)
     if check:
         problems = check_outputs(rendered.files, out)
         for path, what in problems:
@@ -101,11 +128,14 @@ def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, 
         if problems:
             click.echo(f"{len(problems)} of {len(rendered.files)} outputs are out of date; "
                        "run the same command without --check", err=True)
-            sys.exit(EXIT_FINDINGS)
-        click.echo(f"{len(rendered.files)} outputs up to date", err=True)
-        return
+        elif not quiet:
+            click.echo(f"{len(rendered.files)} outputs up to date", err=True)
+        sys.exit(EXIT_FINDINGS if problems or gaps else EXIT_OK)
+    if gaps:
+        sys.exit(EXIT_FINDINGS)
     for path in write_outputs(rendered.files, out, force=force):
-        click.echo(f"wrote {path}", err=True)
+        if not quiet:
+            click.echo(f"wrote {path}", err=True)
 
 
 @main.command("explain")

@@ -36,7 +36,9 @@ def outputs(tmp_path_factory):
     outs = {}
     for launcher in LAUNCHERS:
         out = base / f"out {launcher} $(touch PWNED)"
-        args = ["compile", str(recipe), "--size", "8b", "--launcher", launcher, "--out", str(out)]
+        args = ["compile", str(recipe), "--size", "8b", "--launcher", launcher, "--out", str(out),
+                "--launch-arg", HOSTILE, "--launch-env", f"RECIPEC_DATA={HOSTILE}", "--image", HOSTILE,
+                "--k8s-volume", "corpus:/data"]
         for t in TARGETS:
             args += ["--target", t]
         result = CliRunner().invoke(main, args)
@@ -90,6 +92,11 @@ def test_dry_run_creates_nothing_and_values_are_literal(outputs, tmp_path):
                        capture_output=True, check=True)
         assert probe.read_text(encoding="utf-8") == HOSTILE
         probe.unlink()
+        subprocess.run(["bash", "-c", 'trap \'printf %s "$RECIPEC_DATA" > "$PROBE"\' EXIT; source "$0"',
+                        str(script)], cwd=cwd, env=dict(env, RECIPEC_DRY_RUN="1", PROBE=str(probe)),
+                       capture_output=True, check=True)
+        assert probe.read_text(encoding="utf-8") == HOSTILE
+        probe.unlink()
     _no_payload_ran(base)
     _no_payload_ran(tmp_path)
 
@@ -119,8 +126,13 @@ def test_yaml_and_json_outputs_carry_the_name_literally(outputs):
             doc = yaml.safe_load(job.read_text(encoding="utf-8"))
             assert re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", doc["metadata"]["name"])
             for spec in doc["spec"]["pytorchReplicaSpecs"].values():
-                env = {e["name"]: e["value"] for e in spec["template"]["spec"]["containers"][0]["env"]}
-                assert env["RECIPEC_RUN_NAME"] == HOSTILE
+                container = spec["template"]["spec"]["containers"][0]
+                env = {e["name"]: e["value"] for e in container["env"]}
+                assert env["RECIPEC_RUN_NAME"] == HOSTILE and env["RECIPEC_DATA"] == HOSTILE
+                assert container["args"] == [HOSTILE] and container["image"] == HOSTILE
+                claims = [v["persistentVolumeClaim"]["claimName"] for v in spec["template"]["spec"]["volumes"]
+                          if "persistentVolumeClaim" in v]
+                assert claims == ["corpus"]
 
 
 def test_jinja_payloads_come_out_literally(outputs):

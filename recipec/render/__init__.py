@@ -29,6 +29,8 @@ TARGETS: dict[str, str] = {
     "hf": "recipec.render.hf",
     "neutral": "recipec.render.neutral",
 }
+# the targets that have a launch command (neutral is data only)
+RUNNABLE = ("torchtitan", "megatron", "hf")
 LAUNCHERS: dict[str, str] = {
     "torchrun": "recipec.render.launchers",
     "slurm": "recipec.render.launchers",
@@ -69,6 +71,7 @@ class RenderContext:
     recipe_path: str
     recipe_sha256: str
     launcher: str | None = None
+    launch: object = None  # recipec.render.launchers.LaunchOptions (compile's launch options), or None
 
     def header(self, marker: str) -> str:
         """The generated-file header as comment lines starting with ``marker``."""
@@ -89,11 +92,16 @@ def _module(name: str):
 
 
 def render(loaded, resolved, targets: list[str] | tuple[str, ...], launcher: str | None = None,
-           extra: tuple[RenderedFile, ...] = ()) -> Rendered:
-    """Render every selected target (and, for each, the launcher) in memory."""
+           extra: tuple[RenderedFile, ...] = (), launch=None) -> Rendered:
+    """Render every selected target (and, for each, the launcher) in memory.
+
+    ``launch`` (``recipec.render.launchers.LaunchOptions``) adds arguments, environment, image and
+    volumes to every launch file. A launcher with no target that runs is refused: it would write nothing.
+    """
     from recipec.diagnostics import Diagnostic, RecipecError
 
-    ctx = RenderContext(resolved=resolved, recipe=loaded.recipe, recipe_path=loaded.path, recipe_sha256=loaded.sha256, launcher=launcher)
+    ctx = RenderContext(resolved=resolved, recipe=loaded.recipe, recipe_path=loaded.path, recipe_sha256=loaded.sha256,
+                        launcher=launcher, launch=launch)
     files: dict[str, RenderedFile] = {f.path: f for f in extra}
     notes: list[tuple[str, str]] = []
 
@@ -107,6 +115,9 @@ def render(loaded, resolved, targets: list[str] | tuple[str, ...], launcher: str
 
     if launcher is not None and launcher not in LAUNCHERS:
         raise RecipecError(Diagnostic(f"unknown launcher {launcher!r}; known: {', '.join(LAUNCHERS)}"))
+    if launcher is not None and not any(t in RUNNABLE for t in targets):
+        raise RecipecError(Diagnostic(f"--launcher {launcher} writes nothing without a --target that runs "
+                                      f"({', '.join(RUNNABLE)}); neutral has no launch command", path="--launcher"))
     for target in dict.fromkeys(targets):  # keep order, drop repeats
         if target not in TARGETS:
             raise RecipecError(Diagnostic(f"unknown target {target!r}; known: {', '.join(TARGETS)}"))

@@ -30,6 +30,11 @@ def gaps(target: str, resolved, rope_theta: float = 10000.0) -> list[Gap]:
     return fn(resolved, rope_theta) if fn else []
 
 
+def target_gaps(targets, resolved, rope_theta: float = 10000.0) -> list[tuple[str, Gap]]:
+    """(target, gap) for each selected target, in order, each target once: ``compile --strict``'s list."""
+    return [(t, g) for t in dict.fromkeys(targets) for g in gaps(t, resolved, rope_theta)]
+
+
 def _attn_is_default(r) -> bool:
     scale = r.multipliers.attn_logit_scale.value
     return abs(scale - default_attn_scale(r)) <= 1e-12 * scale
@@ -120,6 +125,7 @@ def _hf(r, rope_theta: float) -> list[Gap]:
         out.append(Gap("z_loss", f"z_loss={fmt(r.optimizer.z_loss)} is NOT applied: the Trainer's loss has no "
                                  "z-loss term"))
     if r.shape.tied_embeddings and not is_one(m.output_multiplier.value):
-        out.append(Gap("tied_out", f"output_multiplier={fmt(m.output_multiplier.value)} is NOT applied: tied "
-                                   "embeddings cannot be lowered into the readout"))
+        out.append(Gap("tied_out", f"output_multiplier={fmt(m.output_multiplier.value)} is NOT applied: HF Llama has "
+                                   "no logit multiplier and the tied lm_head shares the embedding weight, so the "
+                                   "hook cannot lower it"))
     return out

@@ -66,7 +66,8 @@ def plan(ctx: RenderContext) -> Plan:
         ("embedding_multiplier", m.embedding_multiplier.value, not r.shape.tied_embeddings),
         ("residual_multiplier", m.residual_multiplier.value, True)) if ok and not is_one(value)]
     if lowered:
-        notes.append(f"{', '.join(lowered)} lowered by the hook into the weights they act on (LR and init std × c, "
+        acts = "it acts" if len(lowered) == 1 else "they act"
+        notes.append(f"{', '.join(lowered)} lowered by the hook into the weights {acts} on (LR and init std × c, "
                      "eps and coupled WD ÷ c); call hf_train.init_model(model) once before training from scratch")
     else:
         notes.append("call hf_train.init_model(model) once before training from scratch for the per-kind init stds")
