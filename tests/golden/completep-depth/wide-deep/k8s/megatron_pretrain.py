@@ -65,9 +65,9 @@ RECIPEC_ARGS = [
 # Per class: peak and final LR, Adam eps, and weight decay as a multiple of --weight-decay (0.04).
 CLASS_OVERRIDES = {
     'hidden': {"max_lr": 0.005, "min_lr": 0.0, "wd_mult": 1.0, "eps": 3.125e-14},
-    'embedding': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 1e-12},
-    'output': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 1e-12},
-    'vector': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 1e-12},
+    'embedding': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 2.5e-13},
+    'output': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 2.5e-13},
+    'vector': {"max_lr": 0.02, "min_lr": 0.0, "wd_mult": 0.25, "eps": 3.125e-14},
 }
 
 

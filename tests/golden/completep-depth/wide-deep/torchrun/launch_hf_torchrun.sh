@@ -11,8 +11,8 @@
 # Notes from the hf renderer:
 #   - qk_norm is NOT applied by hf_train.py's model: HF Llama has no qk-norm (bring a model that has it)
 #   - output_multiplier=0.25 is NOT applied: tied embeddings cannot be lowered into the readout
-#   - output and residual multipliers are lowered into the readout's and branch outputs' LR / eps / WD by the hook; call hf_train.init_model(model) once before training from scratch for the init stds
-#   - per-class LR / WD / eps come from hf_train.py's optimizer hook (recipec.torch.param_groups); the learning_rate / weight_decay / adam_epsilon arguments are the hidden class's, for logging
+#   - residual_multiplier lowered by the hook into the weights they act on (LR and init std × c, eps and coupled WD ÷ c); call hf_train.init_model(model) once before training from scratch
+#   - per-kind LR / WD / eps come from hf_train.py's optimizer hook (recipec.torch.param_groups); the learning_rate / weight_decay / adam_epsilon arguments are the hidden class's, for logging
 # Recipe values are single-quoted on purpose: nothing in them may expand.
 # shellcheck disable=SC2016
 set -euo pipefail

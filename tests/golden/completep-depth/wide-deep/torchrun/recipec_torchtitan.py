@@ -8,8 +8,8 @@
 # settings (hf_assets_path, dataloader) are yours: pass them as extra arguments to the launch script.
 #
 # Per-class optimizer groups (coupled AdamW weight decay, torch convention):
-#   vector             lr=0.02 weight_decay=0.01 eps=1e-12
-#   embedding          lr=0.02 weight_decay=0.01 eps=1e-12
+#   vector             lr=0.02 weight_decay=0.01 eps=3.125e-14
+#   embedding          lr=0.02 weight_decay=0.01 eps=2.5e-13
 #   hidden_branch_out  lr=0.000625 weight_decay=0.32 eps=2.5e-13 (lowered multiplier 0.125)
 #   hidden             lr=0.005 weight_decay=0.04 eps=3.125e-14
 #
@@ -96,7 +96,7 @@ PARAM_GROUPS = [
             "lr": 0.02,
             "weight_decay": 0.01,
             "betas": (0.9, 0.95),
-            "eps": 1e-12,
+            "eps": 3.125e-14,
         },
     ),
     ParamGroupConfig(
@@ -106,7 +106,7 @@ PARAM_GROUPS = [
             "lr": 0.02,
             "weight_decay": 0.01,
             "betas": (0.9, 0.95),
-            "eps": 1e-12,
+            "eps": 2.5e-13,
         },
     ),
     ParamGroupConfig(

@@ -67,9 +67,9 @@ RECIPEC_ARGS = [
 # Per class: peak and final LR, Adam eps, and weight decay as a multiple of --weight-decay (0.4).
 CLASS_OVERRIDES = {
     'hidden': {"max_lr": 0.00075, "min_lr": 7.500000000000001e-05, "wd_mult": 1.0, "eps": 1.5625e-10},
-    'embedding': {"max_lr": 0.012, "min_lr": 0.0012000000000000001, "wd_mult": 0.0, "eps": 1e-08},
-    'output': {"max_lr": 0.012, "min_lr": 0.0012000000000000001, "wd_mult": 0.0, "eps": 1e-08},
-    'vector': {"max_lr": 0.012, "min_lr": 0.0012000000000000001, "wd_mult": 0.0, "eps": 1e-08},
+    'embedding': {"max_lr": 0.012, "min_lr": 0.0012000000000000001, "wd_mult": 0.0, "eps": 6.25e-10},
+    'output': {"max_lr": 0.012, "min_lr": 0.0012000000000000001, "wd_mult": 0.0, "eps": 6.25e-10},
+    'vector': {"max_lr": 0.012, "min_lr": 0.0012000000000000001, "wd_mult": 0.0, "eps": 1.5625e-10},
 }
 
 

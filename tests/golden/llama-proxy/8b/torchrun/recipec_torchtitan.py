@@ -8,9 +8,9 @@
 # settings (hf_assets_path, dataloader) are yours: pass them as extra arguments to the launch script.
 #
 # Per-class optimizer groups (coupled AdamW weight decay, torch convention):
-#   vector             lr=0.012 weight_decay=0.0 eps=1e-08
-#   embedding          lr=0.012 weight_decay=0.0 eps=1e-08
-#   output             lr=0.00075 weight_decay=0.0 eps=1.6e-07 (lowered multiplier 0.0625)
+#   vector             lr=0.012 weight_decay=0.0 eps=1.5625e-10
+#   embedding          lr=0.012 weight_decay=0.0 eps=6.25e-10
+#   output             lr=0.00075 weight_decay=0.0 eps=1e-08 (lowered multiplier 0.0625)
 #   hidden_branch_out  lr=0.0001875 weight_decay=1.6 eps=6.25e-10 (lowered multiplier 0.25)
 #   hidden             lr=0.00075 weight_decay=0.4 eps=1.5625e-10
 #
@@ -97,7 +97,7 @@ PARAM_GROUPS = [
             "lr": 0.012,
             "weight_decay": 0.0,
             "betas": (0.9, 0.95),
-            "eps": 1e-08,
+            "eps": 1.5625e-10,
         },
     ),
     ParamGroupConfig(
@@ -107,7 +107,7 @@ PARAM_GROUPS = [
             "lr": 0.012,
             "weight_decay": 0.0,
             "betas": (0.9, 0.95),
-            "eps": 1e-08,
+            "eps": 6.25e-10,
         },
     ),
     ParamGroupConfig(
@@ -117,7 +117,7 @@ PARAM_GROUPS = [
             "lr": 0.00075,
             "weight_decay": 0.0,
             "betas": (0.9, 0.95),
-            "eps": 1.6e-07,
+            "eps": 1e-08,
         },
     ),
     ParamGroupConfig(
