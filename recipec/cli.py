@@ -37,8 +37,24 @@ def _user_errors(fn):
             sys.exit(EXIT_USAGE)
         except BrokenPipeError:
             sys.exit(EXIT_OK)
+        except OSError as e:  # an I/O failure outside the paths that report their own (a full disk, EIO)
+            from recipec.diagnostics import one_line
+
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(one_line(f"error: {where}{e.strerror or e}"), err=True)
+            sys.exit(EXIT_USAGE)
 
     return wrapper
+
+
+def _require_paths(**paths) -> None:
+    """Refuse an empty path: '' would silently mean the working directory."""
+    from recipec.diagnostics import Diagnostic
+
+    empty = [name for name, value in paths.items() if value is not None and not str(value)]
+    if empty:
+        raise RecipecError([Diagnostic("the path is empty (give '.' for the working directory)",
+                                       path=name) for name in empty])
 
 
 def _load_and_resolve(recipe: str, size: str | None, sets: tuple[str, ...]):
@@ -88,6 +104,7 @@ def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, 
     """Resolve RECIPE at a size; write OUT/resolved.json and the configs of each --target."""
     from recipec.render import RenderedFile, check_outputs, render, write_outputs
 
+    _require_paths(RECIPE=recipe, **{"--out": out})
     loaded, resolved = _load_and_resolve(recipe, size, sets)
     _print_warnings(resolved)
     rendered = render(loaded, resolved, targets, launcher,
@@ -119,6 +136,7 @@ def explain_cmd(recipe: str, size: str | None, sets: tuple[str, ...], only: tupl
     """Show every compiled number: proxy value, target value, and the rules behind it."""
     from recipec.explain import explain_rows, explain_text
 
+    _require_paths(RECIPE=recipe)
     _, resolved = _load_and_resolve(recipe, size, sets)
     if fmt == "json":
         import json
@@ -179,7 +197,8 @@ def schema_cmd(ruleset: bool, write_dir: str | None) -> None:
     """Print the recipe JSON Schema (generated from the models)."""
     from recipec.schema import SCHEMAS, dumps, recipe_schema, ruleset_schema
 
-    if write_dir:
+    if write_dir is not None:
+        _require_paths(**{"--write": write_dir})
         for name, fn in SCHEMAS.items():
             write_atomic(Path(write_dir) / name, dumps(fn()))
             click.echo(f"wrote {Path(write_dir) / name}", err=True)
@@ -354,13 +373,16 @@ def lint_cmd(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, targe
              config_path: str | None, output: str | None, only_recipes: bool) -> None:
     """Lint recipe files and directories: settings that will not transfer, with codes and sources.
 
-    Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad usage or configuration.
+    Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 a recipe that cannot be loaded (reported
+    as RC001 in the report too), bad usage or configuration.
     """
     from recipec.diagnostics import Severity
     from recipec.lint.config import find_pyproject, load_config
-    from recipec.lint.engine import collect_files, fails, lint_file
+    from recipec.lint.engine import collect_files, fails, is_fatal, lint_file
     from recipec.lint.formats import render
     from recipec.lint.registry import CHECKS
+
+    _require_paths(**{f"PATHS[{i}]": p for i, p in enumerate(paths)}, **{"--config": config_path, "--output": output})
 
     cfg_file = Path(config_path) if config_path else find_pyproject(Path.cwd())
     cfg = load_config(cfg_file, CHECKS, required=config_path is not None)
@@ -378,6 +400,8 @@ def lint_cmd(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, targe
         write_atomic(Path(output), report)
     else:
         click.echo(report, nl=False)
+    if any(is_fatal(d) for d in diags):
+        sys.exit(EXIT_USAGE)  # a broken recipe is not a finding: CI must tell it from a warning
     sys.exit(EXIT_FINDINGS if fails(diags, cfg.fail_on) else EXIT_OK)
 
 
@@ -429,6 +453,11 @@ def estimate_cmd(recipe, size, sets, gpus, gpu, mfu, sharding, micro_batch, kern
     of memory even with activation checkpointing."""
     from recipec.estimate import GPUS, estimate, text
 
+    _require_paths(RECIPE=recipe)
+    if not (0 < mfu <= 1):
+        raise RecipecError(f"--mfu: must be in (0, 1] (got {mfu:g})")
+    if gpus is not None and not (0 < gpus <= 2**24):
+        raise RecipecError(f"--gpus: must be between 1 and {2**24} (got {gpus})")
     _, resolved = _load_and_resolve(recipe, size, sets)
     gpu = gpu or (resolved.cluster.gpu.lower() if resolved.cluster.gpu.lower() in GPUS else "h100")
     if micro_batch is not None and micro_batch <= 0:
