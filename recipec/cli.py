@@ -47,14 +47,17 @@ def _user_errors(fn):
     return wrapper
 
 
-def _require_paths(**paths) -> None:
-    """Refuse an empty path: '' would silently mean the working directory."""
-    from recipec.diagnostics import Diagnostic
+class SafePath(click.Path):
+    """``click.Path`` that refuses an empty path ('' would silently mean the working directory) and a NUL
+    character (no file system takes one) with a usage error, before anything touches the file system."""
 
-    empty = [name for name, value in paths.items() if value is not None and not str(value)]
-    if empty:
-        raise RecipecError([Diagnostic("the path is empty (give '.' for the working directory)",
-                                       path=name) for name in empty])
+    def convert(self, value, param, ctx):
+        text = os.fsdecode(value) if isinstance(value, bytes) else str(value)
+        if not text:
+            self.fail("the path is empty (give '.' for the working directory)", param, ctx)
+        if "\x00" in text:
+            self.fail("the path contains a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def _load_and_resolve(recipe: str, size: str | None, sets: tuple[str, ...]):
@@ -88,10 +91,10 @@ def main() -> None:
 
 
 @main.command("compile")
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.argument("recipe", type=SafePath(dir_okay=False))
 @size_option
 @set_option
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True, help="Output directory.")
+@click.option("--out", "-o", "out", type=SafePath(file_okay=False), required=True, help="Output directory.")
 @click.option("--target", "-t", "targets", multiple=True, metavar="NAME",
               help="Render for a framework: torchtitan, megatron, hf, neutral (repeatable).")
 @click.option("--launcher", "-l", default=None, metavar="NAME",
@@ -104,7 +107,6 @@ def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, 
     """Resolve RECIPE at a size; write OUT/resolved.json and the configs of each --target."""
     from recipec.render import RenderedFile, check_outputs, render, write_outputs
 
-    _require_paths(RECIPE=recipe, **{"--out": out})
     loaded, resolved = _load_and_resolve(recipe, size, sets)
     _print_warnings(resolved)
     rendered = render(loaded, resolved, targets, launcher,
@@ -126,7 +128,7 @@ def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, 
 
 
 @main.command("explain")
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.argument("recipe", type=SafePath(dir_okay=False))
 @size_option
 @set_option
 @click.option("--only", multiple=True, metavar="KEY", help="Show only these values, e.g. hidden.lr (repeatable).")
@@ -136,7 +138,6 @@ def explain_cmd(recipe: str, size: str | None, sets: tuple[str, ...], only: tupl
     """Show every compiled number: proxy value, target value, and the rules behind it."""
     from recipec.explain import explain_rows, explain_text
 
-    _require_paths(RECIPE=recipe)
     _, resolved = _load_and_resolve(recipe, size, sets)
     if fmt == "json":
         import json
@@ -149,7 +150,7 @@ def explain_cmd(recipe: str, size: str | None, sets: tuple[str, ...], only: tupl
 
 
 @main.command("inspect")
-@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.argument("out_dir", type=SafePath(file_okay=False))
 @click.option("--target", "-t", "targets", multiple=True, metavar="NAME",
               help="torchtitan, megatron, hf or neutral (repeatable; default: every target in OUT_DIR).")
 @click.option("--shrink", is_flag=True, help="Build a small model with the same parameter kinds on CPU and measure "
@@ -190,7 +191,7 @@ def inspect_cmd(out_dir: str, targets: tuple[str, ...], shrink: bool, fmt: str) 
 
 @main.command("schema")
 @click.option("--ruleset", is_flag=True, help="The rule-set file schema instead of the recipe schema.")
-@click.option("--write", "write_dir", type=click.Path(file_okay=False), default=None,
+@click.option("--write", "write_dir", type=SafePath(file_okay=False), default=None,
               help="Write every schema into this directory (what schemas/ holds).")
 @_user_errors
 def schema_cmd(ruleset: bool, write_dir: str | None) -> None:
@@ -198,7 +199,6 @@ def schema_cmd(ruleset: bool, write_dir: str | None) -> None:
     from recipec.schema import SCHEMAS, dumps, recipe_schema, ruleset_schema
 
     if write_dir is not None:
-        _require_paths(**{"--write": write_dir})
         for name, fn in SCHEMAS.items():
             write_atomic(Path(write_dir) / name, dumps(fn()))
             click.echo(f"wrote {Path(write_dir) / name}", err=True)
@@ -229,7 +229,7 @@ def rules_cmd(fmt: str) -> None:
 
 
 @main.command("verify")
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.argument("recipe", type=SafePath(dir_okay=False))
 @size_option
 @set_option
 @click.option("--widths", default="auto", show_default=True, metavar="W1,W2,…|auto",
@@ -262,7 +262,7 @@ def rules_cmd(fmt: str) -> None:
 @click.option("--calibrate", is_flag=True,
               help="Fit the hidden weight-decay width exponent from the σ slopes (e' = e + 2·slope), write the "
                    "calibrated rule set and re-run the ladder with it to confirm.")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), default="verify-out", show_default=True)
+@click.option("--out", "-o", "out", type=SafePath(file_okay=False), default="verify-out", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_user_errors
 def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtype, seed, batch, seq_len, micro_batches,
@@ -354,16 +354,16 @@ def _float_option(text: str, name: str) -> float:
 
 
 @main.command("lint")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=SafePath())
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default=None,
               help="Output format [default: github under GitHub Actions (GITHUB_ACTIONS=true), else text].")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
               help="Exit 1 when a finding is at least this severe [default: warning, or fail-on in [tool.recipec]].")
 @click.option("--target", type=click.Choice(["neutral", "torchtitan", "megatron", "hf"]), default=None,
               help="Check that this framework can express the recipe [default: neutral].")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--config", "config_path", type=SafePath(dir_okay=False), default=None,
               help="A pyproject.toml with [tool.recipec] [default: the nearest one above the working directory].")
-@click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default=None,
+@click.option("--output", "-o", "output", type=SafePath(dir_okay=False), default=None,
               help="Write the report to this file instead of standard output.")
 @click.option("--only-recipes", is_flag=True,
               help="Skip named files that do not look like recipes (no top-level model: and optimizer:), as "
@@ -382,7 +382,6 @@ def lint_cmd(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, targe
     from recipec.lint.formats import render
     from recipec.lint.registry import CHECKS
 
-    _require_paths(**{f"PATHS[{i}]": p for i, p in enumerate(paths)}, **{"--config": config_path, "--output": output})
 
     cfg_file = Path(config_path) if config_path else find_pyproject(Path.cwd())
     cfg = load_config(cfg_file, CHECKS, required=config_path is not None)
@@ -433,7 +432,7 @@ def rule_cmd(code: str | None, docs: bool) -> None:
 
 
 @main.command("estimate")
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.argument("recipe", type=SafePath(dir_okay=False))
 @size_option
 @set_option
 @click.option("--gpus", type=int, default=None, help="Number of GPUs (default: the size's cluster).")
@@ -453,15 +452,15 @@ def estimate_cmd(recipe, size, sets, gpus, gpu, mfu, sharding, micro_batch, kern
     of memory even with activation checkpointing."""
     from recipec.estimate import GPUS, estimate, text
 
-    _require_paths(RECIPE=recipe)
-    if not (0 < mfu <= 1):
-        raise RecipecError(f"--mfu: must be in (0, 1] (got {mfu:g})")
-    if gpus is not None and not (0 < gpus <= 2**24):
-        raise RecipecError(f"--gpus: must be between 1 and {2**24} (got {gpus})")
+    from recipec.recipe import MAX_SHAPE
+
+    if not (0.001 <= mfu <= 1):  # also refuses NaN; below 0.1% the wall time is not a planning figure
+        raise RecipecError(f"--mfu: must be between 0.001 and 1 (got {mfu:g})")
+    for name, value in (("--gpus", gpus), ("--micro-batch", micro_batch)):
+        if value is not None and not (0 < value <= MAX_SHAPE):
+            raise RecipecError(f"{name}: must be between 1 and {MAX_SHAPE} (got {value})")
     _, resolved = _load_and_resolve(recipe, size, sets)
     gpu = gpu or (resolved.cluster.gpu.lower() if resolved.cluster.gpu.lower() in GPUS else "h100")
-    if micro_batch is not None and micro_batch <= 0:
-        raise RecipecError(f"--micro-batch: must be > 0 (got {micro_batch})")
     result = estimate(resolved, gpus or resolved.cluster.world_size, gpu=gpu, mfu=mfu, sharding=sharding,
                       micro_batch=micro_batch, kernels=kernels)
     click.echo(text(result, resolved.recipe_name), nl=False)

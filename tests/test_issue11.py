@@ -422,16 +422,30 @@ def test_12_check_compares_the_executable_bit(tmp_path):
 # --------------------------------------------------------------------------- 13. empty paths
 
 
-@pytest.mark.parametrize("args", [["lint", ""], ["compile", E, "-o", ""], ["explain", ""],
-                                  ["lint", E, "--output", ""], ["schema", "--write", ""]])
-def test_13_empty_paths_are_refused(args, tmp_path):
+@pytest.mark.parametrize("args, fragment", [
+    (["lint", ""], "the path is empty"),
+    (["compile", E, "-o", ""], "the path is empty"),
+    (["explain", ""], "the path is empty"),
+    (["lint", E, "--output", ""], "the path is empty"),
+    (["schema", "--write", ""], "the path is empty"),
+    (["explain", "a\x00b"], "the path contains a NUL character"),
+    (["compile", E, "-o", "out\x00"], "the path contains a NUL character"),
+    (["lint", E, "--config", "x\x00"], "the path contains a NUL character"),
+])
+def test_13_empty_paths_are_refused(args, fragment, tmp_path):
     before = sorted(os.listdir(tmp_path))
     os.chdir(tmp_path)
     try:
-        _expect(_invoke(args), 2, "the path is empty")
+        _expect(_invoke(args), 2, fragment)
     finally:
         os.chdir(ROOT)
     assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("option, value", [("--micro-batch", str(10**400)), ("--gpus", str(10**30)),
+                                           ("--mfu", "nan"), ("--mfu", "1e-300")])
+def test_11_estimate_options_have_ranges(option, value):
+    _expect(_invoke(["estimate", E, "-s", "8b", option, value]), 2, f"{option}: must be between")
 
 
 # --------------------------------------------------------------------------- 14. provenance of --set

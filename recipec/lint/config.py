@@ -64,14 +64,19 @@ class LintConfig:
         return {**defaults, **self.options.get(code, {})}
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a pyproject.toml is a few kilobytes
+
+
 def find_pyproject(start: Path) -> Path | None:
     """The nearest pyproject.toml with a [tool.recipec] table, from ``start`` upwards."""
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
+            from recipec.load.yaml_source import read_bounded
+
             try:
-                text = candidate.read_text(encoding="utf-8")
-            except OSError:
+                text = read_bounded(candidate, str(candidate), MAX_CONFIG_BYTES).decode("utf-8", errors="replace")
+            except RecipecError:
                 continue
             if "[tool.recipec" in text:
                 return candidate
@@ -84,9 +89,6 @@ def _toml_loads(text: str) -> dict:
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     return tomllib.loads(text)
-
-
-MAX_CONFIG_BYTES = 1 << 20
 
 
 def load_config(path: Path | None, known_codes: dict[str, Any], *, required: bool = False) -> LintConfig:

@@ -129,9 +129,11 @@ def lint_file(path: Path, checks: dict[str, Check], cfg: LintConfig, display: st
 
 def _looks_like_recipe(path: Path) -> bool:
     """Directory walks lint YAML files with top-level 'model:' and 'optimizer:' keys (rule sets have neither)."""
-    try:
-        head = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    from recipec.load.yaml_source import MAX_FILE_BYTES, read_bounded
+
+    try:  # a regular file of at most the recipe size limit: a FIFO or a device named *.yaml is not read
+        head = read_bounded(path, str(path), MAX_FILE_BYTES).decode("utf-8", errors="replace")
+    except RecipecError:
         return False
     return "\nmodel:" in "\n" + head and "\noptimizer:" in "\n" + head
 
