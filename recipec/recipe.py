@@ -30,6 +30,8 @@ PARAM_CLASSES: tuple[str, ...] = ("hidden", "embedding", "output", "vector")
 MAX_SHAPE = 2**24
 MAX_COUNT = 2**53
 MIN_REAL, MAX_REAL = 1e-30, 1e30
+MAX_SIZES = 256  # named sizes in a recipe: lint resolves every one, so their number bounds its run time
+MAX_LIST = 64  # rule sets in `transfer`
 
 
 def _zero_or_normal(value: float) -> float:
@@ -332,8 +334,10 @@ class Recipe(_Model):
     run: Run
     precision: Literal["bf16", "fp16", "fp32", "fp8"] = "bf16"
     cluster: Cluster = Field(default_factory=Cluster)
-    transfer: list[TransferItem] = Field(default_factory=list, description="Rule sets to apply, in order.")
-    sizes: dict[SizeName, Size] = Field(default_factory=dict)
+    transfer: list[TransferItem] = Field(default_factory=list, max_length=MAX_LIST,
+                                         description="Rule sets to apply, in order (at most 64).")
+    sizes: dict[SizeName, Size] = Field(default_factory=dict, max_length=MAX_SIZES,
+                                        description="Named target sizes (at most 256: each is resolved by lint).")
 
 
 # --------------------------------------------------------------------------- derived shape helpers

@@ -116,6 +116,21 @@ def test_02_numbers_have_ranges(args, fragment, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_02_ffn_that_rounds_to_zero(write_recipe):
+    """Found by benchmarks/fuzz.py: a tiny ffn_multiplier rounded the MLP to 0 and divided by it."""
+    recipe = write_recipe(_sub("ffn_multiplier: 4", "ffn_multiplier: 3.5e-30"))
+    _expect(_invoke(["explain", recipe]), 2, "model.ffn_multiplier: the MLP hidden size at width 256 would be 0",
+            at=recipe, line=6)
+
+
+def test_02_many_sizes_and_nodes_are_bounded(write_recipe):
+    sizes = "".join(f"  s{i}:\n    model: {{width: 512}}\n" for i in range(300))
+    recipe = write_recipe(BASE + sizes)
+    _expect(_invoke(["lint", recipe]), 2, "sizes: must have at most 256 item(s)", at=recipe)
+    recipe = write_recipe("a: [" + ",".join(["1"] * 60000) + "]\n")
+    _expect(_invoke(["explain", recipe]), 2, "document has more than 50000 nodes", at=recipe, line=1)
+
+
 def test_02_transferred_value_out_of_range_is_located(write_recipe):
     """A rule set that drives a value past the range fails at the rule set's entry in `transfer`."""
     rules = write_recipe(RULES_TEMPLATE.format(exponent="60"), name="steep.yaml")

@@ -13,7 +13,7 @@ from typing import Any
 from recipec.diagnostics import Diagnostic, Location, RecipecError
 
 MAX_FILE_BYTES = 1 << 20  # 1 MiB: a recipe is a page of text
-MAX_NODES = 100_000  # after alias expansion (defeats "billion laughs")
+MAX_NODES = 50_000  # after alias expansion (defeats "billion laughs"); a recipe with 256 sizes has ~6,000
 MAX_DEPTH = 64
 
 
@@ -191,15 +191,21 @@ def _line_col(text: str, position: int) -> tuple[int, int]:
 
 
 def _check_depth(yaml, text: str, display: str) -> None:
-    """Refuse nesting deeper than ``MAX_DEPTH`` from the parser's events (iterative, bounded memory).
+    """Refuse nesting deeper than ``MAX_DEPTH`` and more than ``MAX_NODES`` nodes from the parser's events
+    (iterative, bounded memory).
 
     Composing a deeply nested document recurses once per level in libyaml's composer, which crashes
     the interpreter (a segfault, not a RecursionError) long before the converter's own check runs.
     """
-    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+    from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 
-    depth = 0
+    depth = nodes = 0
     for event in yaml.parse(text):
+        if isinstance(event, (ScalarEvent, AliasEvent, CollectionStartEvent)):
+            nodes += 1
+            if nodes > MAX_NODES:  # before composing: the composer's time and memory grow with the nodes
+                mark = event.start_mark
+                raise _err(display, mark.line + 1, mark.column + 1, f"document has more than {MAX_NODES} nodes")
         if isinstance(event, CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:

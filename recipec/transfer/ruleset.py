@@ -150,8 +150,8 @@ class RuleSetFile(_Model):
     )
     requires: Requires = Field(default_factory=Requires)
     params: dict[str, Real] = Field(default_factory=dict, description="Parameters with defaults, used in exponents.")
-    rules: list[Rule] = Field(default_factory=list)
-    formulas: list[Formula] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list, max_length=1024)
+    formulas: list[Formula] = Field(default_factory=list, max_length=64)
 
 
 # --------------------------------------------------------------------------- exponent expressions
