@@ -9,8 +9,9 @@ new set, never a mix. Where the exchange is not available, ``OUT`` is renamed as
 directory renamed into its place; a kill between the two renames leaves the complete old set aside,
 and the next run puts it back. Leftover staging directories of killed runs are removed by the next run.
 
-Two cases cannot be swapped and are written file by file (each file still atomic): an output directory
-that is the working directory (or holds it) and a mount point.
+Some cases cannot be swapped and are written file by file (each file still atomic): an output directory
+that is the working directory (or holds it), a mount point, one whose parent directory is not writable,
+and one holding more than 10,000 entries.
 
 Nothing that is not a regular file is ever renamed over: an output path that is a directory, a
 symbolic link, a device or a FIFO is refused, with or without ``--force``.
@@ -260,7 +261,7 @@ def write_outputs(files, out: str | Path, force: bool = False, _fail_after: int 
 
     if isinstance(out, str) and not out:
         raise _error("''", "the output directory is empty; give a path ('.' for the working directory)")
-    out = Path(out)
+    out = shown = Path(out)
     try:
         os.stat(out)  # a loop of links, a parent that is a file, no permission: say so now
     except FileNotFoundError:
@@ -286,8 +287,15 @@ def write_outputs(files, out: str | Path, force: bool = False, _fail_after: int 
         out.parent.mkdir(parents=True, exist_ok=True)
         clean_leftovers(out)
         if not _swappable(out):
-            return _write_in_place(files, out, _fail_after)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_STAGING}{os.getpid()}-", dir=out.parent))
+            _write_in_place(files, out, _fail_after)
+            return [_target(shown, f.path) for f in files]
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{_STAGING}{os.getpid()}-", dir=out.parent))
+        except PermissionError:
+            if not kind:
+                raise
+            _write_in_place(files, out, _fail_after)  # OUT is writable but its parent is not
+            return [_target(shown, f.path) for f in files]
     except OSError as e:
         raise _os_error(out, e) from None
     try:
@@ -318,7 +326,7 @@ def write_outputs(files, out: str | Path, force: bool = False, _fail_after: int 
         raise _os_error(e.filename or out, e) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # after the swap it holds the old set
-    return [_target(out, f.path) for f in files]
+    return [_target(shown, f.path) for f in files]  # as the caller named the directory
 
 
 def _write_in_place(files, out: Path, _fail_after: int | None) -> list[Path]:
