@@ -188,6 +188,28 @@ def test_04_output_errors(tmp_path):
         _expect(_invoke(args), 2, fragment)
 
 
+def test_04_unwritable_places(tmp_path, monkeypatch):
+    """A directory that cannot be written (simulated: the tests may run as root, who may write anywhere)."""
+    import errno
+    import tempfile
+
+    def refuse(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    _expect(_invoke(["compile", E, "-o", tmp_path / "new"]), 2, "new: cannot write: Permission denied")
+    _expect(_invoke(["lint", E, "--output", tmp_path / "report.txt"]), 2, "report.txt: cannot write: Permission denied")
+    _expect(_invoke(["schema", "--write", tmp_path / "schemas"]), 2, "recipe.schema.json: cannot write: Permission")
+    # OUT exists and is writable but its parent is not: written file by file, still complete
+    monkeypatch.undo()
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    assert _invoke(["compile", E, "-o", out, "-t", "neutral"])[0] == 0
+    assert sorted(p.name for p in out.iterdir()) == ["param_groups.json", "resolved.json"]
+
+
 def test_04_output_path_that_is_a_directory_even_with_force(tmp_path):
     out = tmp_path / "out"
     (out / "resolved.json").mkdir(parents=True)
