@@ -37,8 +37,27 @@ def _user_errors(fn):
             sys.exit(EXIT_USAGE)
         except BrokenPipeError:
             sys.exit(EXIT_OK)
+        except OSError as e:  # an I/O failure outside the paths that report their own (a full disk, EIO)
+            from recipec.diagnostics import one_line
+
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(one_line(f"error: {where}{e.strerror or e}"), err=True)
+            sys.exit(EXIT_USAGE)
 
     return wrapper
+
+
+class SafePath(click.Path):
+    """``click.Path`` that refuses an empty path ('' would silently mean the working directory) and a NUL
+    character (no file system takes one) with a usage error, before anything touches the file system."""
+
+    def convert(self, value, param, ctx):
+        text = os.fsdecode(value) if isinstance(value, bytes) else str(value)
+        if not text:
+            self.fail("the path is empty (give '.' for the working directory)", param, ctx)
+        if "\x00" in text:
+            self.fail("the path contains a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def _load_and_resolve(recipe: str, size: str | None, sets: tuple[str, ...]):
@@ -72,10 +91,10 @@ def main() -> None:
 
 
 @main.command("compile")
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.argument("recipe", type=SafePath(dir_okay=False))
 @size_option
 @set_option
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True, help="Output directory.")
+@click.option("--out", "-o", "out", type=SafePath(file_okay=False), required=True, help="Output directory.")
 @click.option("--target", "-t", "targets", multiple=True, metavar="NAME",
               help="Render for a framework: torchtitan, megatron, hf, neutral (repeatable).")
 @click.option("--launcher", "-l", "launchers", multiple=True, metavar="NAME",
@@ -139,7 +158,7 @@ def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, 
 
 
 @main.command("explain")
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.argument("recipe", type=SafePath(dir_okay=False))
 @size_option
 @set_option
 @click.option("--only", multiple=True, metavar="KEY", help="Show only these values, e.g. hidden.lr (repeatable).")
@@ -161,7 +180,7 @@ def explain_cmd(recipe: str, size: str | None, sets: tuple[str, ...], only: tupl
 
 
 @main.command("inspect")
-@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.argument("out_dir", type=SafePath(file_okay=False))
 @click.option("--target", "-t", "targets", multiple=True, metavar="NAME",
               help="torchtitan, megatron, hf or neutral (repeatable; default: every target in OUT_DIR).")
 @click.option("--shrink", is_flag=True, help="Build a small model with the same parameter kinds on CPU and measure "
@@ -202,14 +221,14 @@ def inspect_cmd(out_dir: str, targets: tuple[str, ...], shrink: bool, fmt: str) 
 
 @main.command("schema")
 @click.option("--ruleset", is_flag=True, help="The rule-set file schema instead of the recipe schema.")
-@click.option("--write", "write_dir", type=click.Path(file_okay=False), default=None,
+@click.option("--write", "write_dir", type=SafePath(file_okay=False), default=None,
               help="Write every schema into this directory (what schemas/ holds).")
 @_user_errors
 def schema_cmd(ruleset: bool, write_dir: str | None) -> None:
     """Print the recipe JSON Schema (generated from the models)."""
     from recipec.schema import SCHEMAS, dumps, recipe_schema, ruleset_schema
 
-    if write_dir:
+    if write_dir is not None:
         for name, fn in SCHEMAS.items():
             write_atomic(Path(write_dir) / name, dumps(fn()))
             click.echo(f"wrote {Path(write_dir) / name}", err=True)
@@ -240,7 +259,7 @@ def rules_cmd(fmt: str) -> None:
 
 
 @main.command("verify")
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.argument("recipe", type=SafePath(dir_okay=False))
 @size_option
 @set_option
 @click.option("--widths", default="auto", show_default=True, metavar="W1,W2,…|auto",
@@ -273,7 +292,7 @@ def rules_cmd(fmt: str) -> None:
 @click.option("--calibrate", is_flag=True,
               help="Fit the hidden weight-decay width exponent from the σ slopes (e' = e + 2·slope), write the "
                    "calibrated rule set and re-run the ladder with it to confirm.")
-@click.option("--out", "-o", "out", type=click.Path(file_okay=False), default="verify-out", show_default=True)
+@click.option("--out", "-o", "out", type=SafePath(file_okay=False), default="verify-out", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_user_errors
 def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtype, seed, batch, seq_len, micro_batches,
@@ -365,16 +384,16 @@ def _float_option(text: str, name: str) -> float:
 
 
 @main.command("lint")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=SafePath())
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default=None,
               help="Output format [default: github under GitHub Actions (GITHUB_ACTIONS=true), else text].")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
               help="Exit 1 when a finding is at least this severe [default: warning, or fail-on in [tool.recipec]].")
 @click.option("--target", type=click.Choice(["neutral", "torchtitan", "megatron", "hf"]), default=None,
               help="Check that this framework can express the recipe [default: neutral].")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--config", "config_path", type=SafePath(dir_okay=False), default=None,
               help="A pyproject.toml with [tool.recipec] [default: the nearest one above the working directory].")
-@click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default=None,
+@click.option("--output", "-o", "output", type=SafePath(dir_okay=False), default=None,
               help="Write the report to this file instead of standard output.")
 @click.option("--only-recipes", is_flag=True,
               help="Skip named files that do not look like recipes (no top-level model: and optimizer:), as "
@@ -384,13 +403,15 @@ def lint_cmd(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, targe
              config_path: str | None, output: str | None, only_recipes: bool) -> None:
     """Lint recipe files and directories: settings that will not transfer, with codes and sources.
 
-    Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 bad usage or configuration.
+    Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 a recipe that cannot be loaded (reported
+    as RC001 in the report too), bad usage or configuration.
     """
     from recipec.diagnostics import Severity
     from recipec.lint.config import find_pyproject, load_config
-    from recipec.lint.engine import collect_files, fails, lint_file
+    from recipec.lint.engine import collect_files, fails, is_fatal, lint_file
     from recipec.lint.formats import render
     from recipec.lint.registry import CHECKS
+
 
     cfg_file = Path(config_path) if config_path else find_pyproject(Path.cwd())
     cfg = load_config(cfg_file, CHECKS, required=config_path is not None)
@@ -408,6 +429,8 @@ def lint_cmd(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, targe
         write_atomic(Path(output), report)
     else:
         click.echo(report, nl=False)
+    if any(is_fatal(d) for d in diags):
+        sys.exit(EXIT_USAGE)  # a broken recipe is not a finding: CI must tell it from a warning
     sys.exit(EXIT_FINDINGS if fails(diags, cfg.fail_on) else EXIT_OK)
 
 
@@ -439,7 +462,7 @@ def rule_cmd(code: str | None, docs: bool) -> None:
 
 
 @main.command("estimate")
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.argument("recipe", type=SafePath(dir_okay=False))
 @size_option
 @set_option
 @click.option("--gpus", type=int, default=None, help="Number of GPUs (default: the size's cluster).")
@@ -459,10 +482,15 @@ def estimate_cmd(recipe, size, sets, gpus, gpu, mfu, sharding, micro_batch, kern
     of memory even with activation checkpointing."""
     from recipec.estimate import GPUS, estimate, text
 
+    from recipec.recipe import MAX_SHAPE
+
+    if not (0.001 <= mfu <= 1):  # also refuses NaN; below 0.1% the wall time is not a planning figure
+        raise RecipecError(f"--mfu: must be between 0.001 and 1 (got {mfu:g})")
+    for name, value in (("--gpus", gpus), ("--micro-batch", micro_batch)):
+        if value is not None and not (0 < value <= MAX_SHAPE):
+            raise RecipecError(f"{name}: must be between 1 and {MAX_SHAPE} (got {value})")
     _, resolved = _load_and_resolve(recipe, size, sets)
     gpu = gpu or (resolved.cluster.gpu.lower() if resolved.cluster.gpu.lower() in GPUS else "h100")
-    if micro_batch is not None and micro_batch <= 0:
-        raise RecipecError(f"--micro-batch: must be > 0 (got {micro_batch})")
     result = estimate(resolved, gpus or resolved.cluster.world_size, gpu=gpu, mfu=mfu, sharding=sharding,
                       micro_batch=micro_batch, kernels=kernels)
     click.echo(text(result, resolved.recipe_name), nl=False)

@@ -9,6 +9,17 @@ import enum
 from dataclasses import dataclass, field
 
 
+# Characters that would break one diagnostic over several lines (or hide text on a terminal): C0 and C1
+# controls, DEL, and Unicode's line and paragraph separators. Echoed keys and values may hold them.
+_BREAKING = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_BREAKING.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x2028: "\\u2028", 0x2029: "\\u2029"})
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and control characters escaped, so a diagnostic stays one line."""
+    return text.translate(_BREAKING)
+
+
 class Severity(str, enum.Enum):
     ERROR = "error"
     WARNING = "warning"
@@ -57,7 +68,7 @@ class Diagnostic:
         text = " ".join(parts)
         if self.hint:
             text += f" (hint: {self.hint})"
-        return text
+        return one_line(text)
 
     def __str__(self) -> str:
         return self.format()

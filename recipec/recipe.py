@@ -16,16 +16,38 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 PARAM_CLASSES: tuple[str, ...] = ("hidden", "embedding", "output", "vector")
 
+# Number ranges. Every number has explicit bounds, chosen so that every derived figure (parameter
+# counts, FLOPs, ratios, the AdamW timescale, what the renderers compute) stays a finite float:
+# * shape-like integers (widths, depths, heads, vocabulary, sequence length, micro batch, cluster
+#   sizes): 1 to MAX_SHAPE = 2^24;
+# * counts (tokens, steps, sequences): up to MAX_COUNT = 2^53, the integers a float holds exactly;
+# * real numbers: finite, and a non-zero magnitude between MIN_REAL = 1e-30 and MAX_REAL = 1e30.
+# The JSON Schema states each range (minimum / maximum, and the description; ``recipec.schema``).
+MAX_SHAPE = 2**24
+MAX_COUNT = 2**53
+MIN_REAL, MAX_REAL = 1e-30, 1e30
+MAX_SIZES = 256  # named sizes in a recipe: lint resolves every one, so their number bounds its run time
+MAX_LIST = 64  # rule sets in `transfer`
+
+
+def _zero_or_normal(value: float) -> float:
+    if value != 0 and abs(value) < MIN_REAL:
+        raise ValueError(f"must be 0 or at least {MIN_REAL:g} (got {value!r})")
+    return value
+
+
 # Strict numbers: YAML already types them; a boolean or a quoted string where a number belongs is an error.
-PositiveInt = Annotated[int, Strict(), Field(gt=0)]
-NonNegInt = Annotated[int, Strict(), Field(ge=0)]
-PositiveFloat = Annotated[float, Strict(), Field(gt=0)]
-NonNegFloat = Annotated[float, Strict(), Field(ge=0)]
+PositiveInt = Annotated[int, Strict(), Field(gt=0, le=MAX_SHAPE)]
+CountInt = Annotated[int, Strict(), Field(gt=0, le=MAX_COUNT)]
+NonNegCount = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
+PositiveFloat = Annotated[float, Strict(), Field(ge=MIN_REAL, le=MAX_REAL)]
+NonNegFloat = Annotated[float, Strict(), Field(ge=0, le=MAX_REAL), AfterValidator(_zero_or_normal)]
 UnitFloat = Annotated[float, Strict(), Field(ge=0, le=1)]
+RealParam = Annotated[float, Strict(), Field(ge=-MAX_REAL, le=MAX_REAL)]
 Flag = Annotated[bool, Strict()]
 
 
@@ -56,7 +78,7 @@ class ModelShape(_Model):
         None, description="Key/value heads for grouped-query attention; default: equal to heads."
     )
     ffn_hidden: PositiveInt | None = Field(None, description="MLP hidden size (give this or 'ffn_multiplier').")
-    ffn_multiplier: PositiveFloat | None = Field(
+    ffn_multiplier: Annotated[float, Strict(), Field(ge=MIN_REAL, le=1024)] | None = Field(
         None, description="MLP hidden size as a multiple of width (SwiGLU LLaMA uses 8/3 to 4)."
     )
     ffn_multiple_of: PositiveInt = Field(1, description="Round the MLP hidden size up to a multiple of this.")
@@ -168,8 +190,8 @@ class Init(_Model):
 
 class Warmup(_Model):
     fraction: UnitFloat | None = Field(None, description="Warmup as a fraction of the run.")
-    tokens: PositiveInt | None = None
-    steps: NonNegInt | None = Field(None, description="Absolute steps (does not transfer; lint warns).")
+    tokens: CountInt | None = None
+    steps: NonNegCount | None = Field(None, description="Absolute steps (does not transfer; lint warns).")
 
     @model_validator(mode="after")
     def _check(self) -> "Warmup":
@@ -182,7 +204,7 @@ class Schedule(_Model):
     decay: Literal["cosine", "linear", "wsd", "constant"] = "cosine"
     min_lr_ratio: UnitFloat = 0.1
     decay_fraction: UnitFloat | None = Field(None, description="WSD: fraction of the run spent decaying.")
-    decay_steps: PositiveInt | None = Field(None, description="WSD: absolute decay steps (does not transfer).")
+    decay_steps: CountInt | None = Field(None, description="WSD: absolute decay steps (does not transfer).")
 
     @model_validator(mode="after")
     def _check(self) -> "Schedule":
@@ -194,8 +216,8 @@ class Schedule(_Model):
 
 
 class Batch(_Model):
-    global_tokens: PositiveInt | None = Field(None, description="Global batch in tokens.")
-    global_sequences: PositiveInt | None = Field(None, description="Global batch in sequences.")
+    global_tokens: CountInt | None = Field(None, description="Global batch in tokens.")
+    global_sequences: CountInt | None = Field(None, description="Global batch in sequences.")
     micro_batch: PositiveInt = Field(1, description="Sequences per GPU per forward pass.")
 
     @model_validator(mode="after")
@@ -205,8 +227,8 @@ class Batch(_Model):
 
 
 class Run(_Model):
-    tokens: PositiveInt | None = None
-    steps: PositiveInt | None = None
+    tokens: CountInt | None = None
+    steps: CountInt | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "Run":
@@ -230,7 +252,7 @@ class TransferRef(_Model):
     """A rule set by name (``fan2025``) or path (``./my-rules.yaml``), with parameter values."""
 
     name: str = Field(min_length=1, max_length=4096)
-    params: dict[str, Annotated[float, Strict()]] = Field(default_factory=dict)
+    params: dict[str, RealParam] = Field(default_factory=dict)
 
 
 TransferItem = Union[Annotated[str, Field(min_length=1, max_length=4096)], TransferRef]
@@ -246,13 +268,13 @@ class SizeModel(_Model):
     heads: PositiveInt | None = None
     kv_heads: PositiveInt | None = None
     ffn_hidden: PositiveInt | None = None
-    ffn_multiplier: PositiveFloat | None = None
+    ffn_multiplier: Annotated[float, Strict(), Field(ge=MIN_REAL, le=1024)] | None = None
     seq_len: PositiveInt | None = None
 
 
 class SizeBatch(_Model):
-    global_tokens: PositiveInt | None = None
-    global_sequences: PositiveInt | None = None
+    global_tokens: CountInt | None = None
+    global_sequences: CountInt | None = None
     micro_batch: PositiveInt | None = None
 
     @model_validator(mode="after")
@@ -263,8 +285,8 @@ class SizeBatch(_Model):
 
 
 class SizeRun(_Model):
-    tokens: PositiveInt | None = None
-    steps: PositiveInt | None = None
+    tokens: CountInt | None = None
+    steps: CountInt | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "SizeRun":
@@ -312,8 +334,10 @@ class Recipe(_Model):
     run: Run
     precision: Literal["bf16", "fp16", "fp32", "fp8"] = "bf16"
     cluster: Cluster = Field(default_factory=Cluster)
-    transfer: list[TransferItem] = Field(default_factory=list, description="Rule sets to apply, in order.")
-    sizes: dict[SizeName, Size] = Field(default_factory=dict)
+    transfer: list[TransferItem] = Field(default_factory=list, max_length=MAX_LIST,
+                                         description="Rule sets to apply, in order (at most 64).")
+    sizes: dict[SizeName, Size] = Field(default_factory=dict, max_length=MAX_SIZES,
+                                        description="Named target sizes (at most 256: each is resolved by lint).")
 
 
 # --------------------------------------------------------------------------- derived shape helpers

@@ -164,11 +164,19 @@ class Derived(_Frozen):
     recommended_batch_tokens: Value | None = None  # from an absolute scaling law, when a rule set has one
 
 
+class Override(_Frozen):
+    """One ``--set KEY=VALUE`` applied on top of the recipe file (the file's sha256 does not cover it)."""
+
+    key: str  # the config path, e.g. optimizer.lr
+    value: str  # the value as typed on the command line
+
+
 class Resolved(_Frozen):
     recipec_version: str
     recipe_name: str
     recipe_file: str
     recipe_sha256: str
+    recipe_overrides: tuple[Override, ...] = ()  # the --set overrides, in order
     size: str  # the size name, or "proxy"
     rulesets: tuple[RuleSetInfo, ...]
     ratios: dict[str, float]  # width, depth, batch, tokens, head_dim

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recipec.recipe import ModelShape, SizeModel, round_up
+from recipec.recipe import MAX_SHAPE, ModelShape, SizeModel, round_up
 
 
 class ShapeError(ValueError):
@@ -143,6 +143,11 @@ def resolve_shape(proxy: ModelShape, size: SizeModel | None = None) -> Shape:
     else:
         assert proxy.ffn_hidden is not None  # guaranteed by the schema
         ffn = proxy.ffn_hidden if width == proxy.width else round_up(proxy.ffn_hidden * width / proxy.width, proxy.ffn_multiple_of)
+
+    if not 1 <= ffn <= MAX_SHAPE:
+        field = ("ffn_hidden",) if size.ffn_hidden is not None or (proxy.ffn_hidden is not None and
+                                                                    size.ffn_multiplier is None) else ("ffn_multiplier",)
+        raise ShapeError(field, f"the MLP hidden size at width {width} would be {ffn}, outside 1 to {MAX_SHAPE}")
 
     return Shape(
         width=width,

@@ -64,14 +64,19 @@ class LintConfig:
         return {**defaults, **self.options.get(code, {})}
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a pyproject.toml is a few kilobytes
+
+
 def find_pyproject(start: Path) -> Path | None:
     """The nearest pyproject.toml with a [tool.recipec] table, from ``start`` upwards."""
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
+            from recipec.load.yaml_source import read_bounded
+
             try:
-                text = candidate.read_text(encoding="utf-8")
-            except OSError:
+                text = read_bounded(candidate, str(candidate), MAX_CONFIG_BYTES).decode("utf-8", errors="replace")
+            except RecipecError:
                 continue
             if "[tool.recipec" in text:
                 return candidate
@@ -88,38 +93,149 @@ def _toml_loads(text: str) -> dict:
 
 def load_config(path: Path | None, known_codes: dict[str, Any], *, required: bool = False) -> LintConfig:
     """Read [tool.recipec] from ``path`` (a pyproject.toml); ``None`` gives the defaults."""
+    from recipec.load.yaml_source import read_bounded
+
     if path is None:
         return LintConfig()
-    where = Location(str(path))
+    raw = read_bounded(path, str(path), MAX_CONFIG_BYTES)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise RecipecError(Diagnostic(f"cannot read the config file: {e.strerror}", location=where)) from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        before = raw[: e.start]
+        line, col = before.count(b"\n") + 1, e.start - (before.rfind(b"\n") + 1) + 1
+        raise RecipecError(Diagnostic(f"not valid UTF-8 (byte 0x{raw[e.start]:02x}); TOML files are UTF-8",
+                                      location=Location(str(path), line, col))) from None
     try:
         data = _toml_loads(text)
-    except ValueError as e:  # tomllib.TOMLDecodeError is a ValueError
-        raise RecipecError(Diagnostic(f"invalid TOML: {e}", location=where)) from None
-    table = data.get("tool", {}).get("recipec")
+    except ValueError as e:  # tomllib.TOMLDecodeError is a ValueError: "… (at line 3, column 7)"
+        import re
+
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        where = Location(str(path), int(m.group(1)), int(m.group(2))) if m else Location(str(path), 1, 1)
+        raise RecipecError(Diagnostic(f"invalid TOML: {re.sub(r' [(]at line.*', '', str(e))}", location=where)) \
+            from None
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise RecipecError(Diagnostic("must be a table", path="tool", location=_locate(text, str(path), ("tool",))))
+    table = tool.get("recipec")
     if table is None:
         if required:
-            raise RecipecError(Diagnostic("no [tool.recipec] table", location=where))
+            raise RecipecError(Diagnostic("no [tool.recipec] table", location=Location(str(path), 1, 1)))
         return LintConfig(root=path.parent, source=str(path))
-    return config_from_table(table, known_codes, root=path.parent, source=str(path))
+    if not isinstance(table, dict):
+        raise RecipecError(Diagnostic("must be a table", path="tool.recipec",
+                                      location=_locate(text, str(path), ("tool", "recipec"))))
+    return config_from_table(table, known_codes, root=path.parent, source=str(path), text=text)
+
+
+def _locate(text: str, source: str, path: tuple) -> Location:
+    """Best-effort line:col of a key in TOML text (tomllib keeps no positions): the deepest table header or
+    key assignment on the way to ``path``; the file's first line when nothing matches."""
+    import re
+
+    lines = text.splitlines()
+    best = Location(source, 1, 1)
+    header_line = 0
+    for depth in range(len(path), 0, -1):  # the longest [a.b.c] header that is a prefix of the path
+        dotted = r"\s*\.\s*".join(re.escape(str(p)).join(("[\"']?", "[\"']?")) for p in path[:depth])
+        pattern = re.compile(r"^\s*\[\[?\s*" + dotted + r"\s*\]")
+        for i, line in enumerate(lines):
+            if pattern.match(line):
+                header_line, best = i + 1, Location(source, i + 1, line.index("[") + 1)
+                rest = path[depth:]
+                break
+        if header_line:
+            break
+    else:
+        rest = path
+    if rest:  # the key inside the table (or a dotted key at the top): search from the header on
+        key = re.compile(r"^\s*[\"']?" + re.escape(str(rest[0])) + r"[\"']?\s*[.=]")
+        for i in range(header_line, len(lines)):
+            if i > header_line and lines[i].lstrip().startswith("[") and header_line:
+                break
+            if key.match(lines[i]):
+                return Location(source, i + 1, len(lines[i]) - len(lines[i].lstrip()) + 1)
+    return best
+
+
+def _check_option(code: str, key: str, value: Any, default: Any) -> str | None:
+    """Why ``value`` is not a valid setting of an option whose default is ``default`` (None when it is)."""
+    import math
+
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else f"must be true or false (got {value!r})"
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number (got {value!r})"
+        if not math.isfinite(value) or not 0 < value <= 1e30:
+            return f"must be a finite number > 0 (got {value!r})"
+        return None
+    if isinstance(default, str) and not isinstance(value, str):
+        return f"must be a string (got {value!r})"
+    return None
+
+
+def _table_model():
+    """The shape of [tool.recipec] (types only; codes and options are checked against the registry)."""
+    from typing import Literal, Union
+
+    from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+    Codes = Union[StrictStr, list[StrictStr]]
+
+    class Table(BaseModel):
+        model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+        select: Codes = []
+        ignore: Codes = []
+        severity: dict[str, Literal["error", "warning", "info"]] = {}
+        per_file_ignores: dict[str, Codes] = Field(default_factory=dict, alias="per-file-ignores")
+        options: dict[str, dict[str, Union[StrictBool, StrictInt, StrictFloat, StrictStr, list, dict]]] = {}
+        target: Literal["neutral", "torchtitan", "megatron", "hf"] = "neutral"
+        fail_on: Literal["error", "warning", "info"] = Field("warning", alias="fail-on")
+
+    return Table
 
 
 def config_from_table(table: dict, known_codes: dict[str, Any], root: Path | None = None,
-                      source: str = "<config>") -> LintConfig:
-    where = Location(source)
+                      source: str = "<config>", text: str = "") -> LintConfig:
+    from pydantic import ValidationError
+
     names = {chk.name: code for code, chk in known_codes.items()}
 
     def fail(key: str, message: str) -> RecipecError:
-        return RecipecError(Diagnostic(message, path=f"tool.recipec.{key}", location=where))
+        parts = tuple(key.split(".")) if key else ()
+        where = _locate(text, source, ("tool", "recipec") + parts) if text else Location(source)
+        return RecipecError(Diagnostic(message, path=f"tool.recipec.{key}" if key else "tool.recipec",
+                                       location=where))
+
+    known_keys = {"select", "ignore", "severity", "per-file-ignores", "options", "target", "fail-on"}
+    for key in table:
+        if key not in known_keys:
+            raise fail(str(key), f"unknown key (known: {', '.join(sorted(known_keys))})")
+    try:
+        _table_model().model_validate(table)
+    except ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        loc = [str(p) for p in err["loc"] if not (isinstance(p, str) and (p in ("str", "list[str]") or "[" in p
+                                                                           or p.startswith(("function-", "literal"))))]
+        aliases = {"per_file_ignores": "per-file-ignores", "fail_on": "fail-on"}
+        loc = [aliases.get(p, p) for p in loc]
+        kind = err["type"]
+        if kind == "literal_error":
+            choices = TARGETS if loc == ["target"] else SEVERITIES
+            message = f"must be one of {', '.join(choices)} (got {err['input']!r})"
+        elif kind in ("dict_type", "model_type"):
+            message = f"must be a table (got {err['input']!r})"
+        elif kind in ("list_type", "string_type"):
+            message = f"must be a list of rule codes (got {err['input']!r})"
+        else:
+            message = err["msg"][0].lower() + err["msg"][1:] + f" (got {err['input']!r})"
+        raise fail(".".join(loc), message) from None
 
     def codes(key: str, value: Any, *, prefixes: bool) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise fail(key, "must be a list of rule codes")
         out = []
         for v in value:
             v = names.get(v, v)
@@ -129,40 +245,28 @@ def config_from_table(table: dict, known_codes: dict[str, Any], root: Path | Non
             out.append(v)
         return tuple(out)
 
-    known_keys = {"select", "ignore", "severity", "per-file-ignores", "options", "target", "fail-on"}
-    for key in table:
-        if key not in known_keys:
-            raise fail(key, f"unknown key (known: {', '.join(sorted(known_keys))})")
     cfg = LintConfig(root=root, source=source)
     cfg.select = codes("select", table.get("select", []), prefixes=True)
     cfg.ignore = codes("ignore", table.get("ignore", []), prefixes=True)
     for code, level in dict(table.get("severity", {})).items():
         code = names.get(code, code)
-        codes("severity", [code], prefixes=False)
-        if level not in SEVERITIES:
-            raise fail(f"severity.{code}", f"must be one of {', '.join(SEVERITIES)} (got {level!r})")
+        codes(f"severity.{code}", [code], prefixes=False)
         cfg.severity[code] = Severity(level)
     for pattern, value in dict(table.get("per-file-ignores", {})).items():
         cfg.per_file_ignores[pattern] = codes(f"per-file-ignores.{pattern}", value, prefixes=True)
     for code, opts in dict(table.get("options", {})).items():
+        key_code = code
         code = names.get(code, code)
-        codes("options", [code], prefixes=False)
-        if not isinstance(opts, dict):
-            raise fail(f"options.{code}", "must be a table of option = value")
+        codes(f"options.{key_code}", [code], prefixes=False)
         allowed = known_codes[code].options
         for key, value in opts.items():
             if key not in allowed:
                 known = ", ".join(sorted(allowed)) or "none"
-                raise fail(f"options.{code}.{key}", f"unknown option (known: {known})")
-            if isinstance(allowed[key], (int, float)) and not isinstance(value, (int, float)):
-                raise fail(f"options.{code}.{key}", f"must be a number (got {value!r})")
+                raise fail(f"options.{key_code}.{key}", f"unknown option (known: {known})")
+            problem = _check_option(code, key, value, allowed[key])
+            if problem:
+                raise fail(f"options.{key_code}.{key}", problem)
         cfg.options[code] = dict(opts)
-    target = table.get("target", "neutral")
-    if target not in TARGETS:
-        raise fail("target", f"must be one of {', '.join(TARGETS)} (got {target!r})")
-    cfg.target = target
-    fail_on = table.get("fail-on", "warning")
-    if fail_on not in SEVERITIES:
-        raise fail("fail-on", f"must be one of {', '.join(SEVERITIES)} (got {fail_on!r})")
-    cfg.fail_on = Severity(fail_on)
+    cfg.target = table.get("target", "neutral")
+    cfg.fail_on = Severity(table.get("fail-on", "warning"))
     return cfg

@@ -21,19 +21,26 @@ UNUSED_SUPPRESSION = "RC002"
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".ci-venv", "build", "dist"}
 
 
-def _stamp(check: Check, d: Diagnostic, cfg: LintConfig) -> Diagnostic:
+def _stamp(check: Check, d: Diagnostic, cfg: LintConfig, fatal: bool = False) -> Diagnostic:
+    extra = {"name": check.name, **({"fatal": True} if fatal else {})}
     return Diagnostic(d.message, path=d.path, location=d.location, severity=cfg.severity.get(check.code, check.severity),
-                      code=check.code, hint=d.hint, extra={"name": check.name})
+                      code=check.code, hint=d.hint, extra=extra)
 
 
-def _error_diagnostics(e: RecipecError, check: Check, cfg: LintConfig, display: str, context: str = "") -> list[Diagnostic]:
+def is_fatal(d: Diagnostic) -> bool:
+    """The recipe could not be loaded (or resolved at its proxy): nothing else about it was checked."""
+    return bool(d.extra.get("fatal"))
+
+
+def _error_diagnostics(e: RecipecError, check: Check, cfg: LintConfig, display: str, context: str = "",
+                       fatal: bool = True) -> list[Diagnostic]:
     out = []
     for d in e.diagnostics:
         loc = d.location if d.location is not None and d.location.file == display else Location(display, 1, 1)
         msg = f"{context}{d.message}"
         if d.location is not None and d.location.file != display:
             msg += f" (in {d.location})"
-        out.append(_stamp(check, Diagnostic(msg, path=d.path, location=loc, hint=d.hint), cfg))
+        out.append(_stamp(check, Diagnostic(msg, path=d.path, location=loc, hint=d.hint), cfg, fatal=fatal))
     return out
 
 
@@ -61,7 +68,7 @@ def lint_text(text: str, display: str, checks: dict[str, Check], cfg: LintConfig
             try:
                 ctx.sizes[name] = resolve(loaded.recipe, name, **common)
             except RecipecError as e:
-                diags += _error_diagnostics(e, error_check, cfg, display, context=f"size {name!r}: ")
+                diags += _error_diagnostics(e, error_check, cfg, display, context=f"size {name!r}: ", fatal=False)
         for code, chk in enabled.items():
             if chk.run is None:
                 continue
@@ -122,9 +129,11 @@ def lint_file(path: Path, checks: dict[str, Check], cfg: LintConfig, display: st
 
 def _looks_like_recipe(path: Path) -> bool:
     """Directory walks lint YAML files with top-level 'model:' and 'optimizer:' keys (rule sets have neither)."""
-    try:
-        head = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    from recipec.load.yaml_source import MAX_FILE_BYTES, read_bounded
+
+    try:  # a regular file of at most the recipe size limit: a FIFO or a device named *.yaml is not read
+        head = read_bounded(path, str(path), MAX_FILE_BYTES).decode("utf-8", errors="replace")
+    except RecipecError:
         return False
     return "\nmodel:" in "\n" + head and "\noptimizer:" in "\n" + head
 

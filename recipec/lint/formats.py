@@ -13,7 +13,7 @@ from pathlib import PurePath
 from typing import Callable, Iterable
 from urllib.parse import quote
 
-from recipec.diagnostics import Diagnostic, Severity
+from recipec.diagnostics import Diagnostic, Severity, one_line
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -43,7 +43,9 @@ def json_object(d: Diagnostic) -> dict:
 
 
 def _gh_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # %-encode what the runner decodes; escape every other line break (U+2028, U+0085…) and control
+    # character, so one annotation stays one line for whatever reads the log
+    return one_line(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _gh_property(text: str) -> str:

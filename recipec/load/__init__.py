@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recipec.diagnostics import Diagnostic, Location, RecipecError
+from recipec.diagnostics import Diagnostic, Location, RecipecError, one_line
 from recipec.load.yaml_source import SourceMap, decode_utf8, format_path, parse_yaml, read_text
 
 __all__ = ["LoadedRecipe", "load_recipe", "load_recipe_text", "validation_diagnostics", "SourceMap", "format_path"]
@@ -24,6 +24,7 @@ class LoadedRecipe:
     path: str
     sha256: str
     text: str
+    overrides: tuple[tuple[str, str], ...] = ()  # each --set as (config path, value as typed), in order
 
     def locate(self, path: tuple | str, prefer_key: bool = False) -> Location:
         if isinstance(path, str):
@@ -68,27 +69,49 @@ def load_recipe_text(text: str | bytes, display: str = "<recipe>", sets: list[st
             Diagnostic(f"the recipe must be a mapping at the top level (got {_type_name(data)})",
                        location=Location(display, 1, 1))
         )
-    for assignment in sets or ():
-        _apply_set(data, assignment, smap)
+    overrides = tuple(_apply_set(data, assignment, smap) for assignment in sets or ())
     recipe = validate_model(Recipe, data, smap)
     _check_semantics(recipe, smap)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return LoadedRecipe(recipe=recipe, source_map=smap, path=display, sha256=sha, text=text)
+    return LoadedRecipe(recipe=recipe, source_map=smap, path=display, sha256=sha, text=text, overrides=overrides)
 
 
-def _apply_set(data: dict, assignment: str, smap: SourceMap) -> None:
-    where = Location(f"--set {assignment}")
+MAX_SET_CHARS = 4096  # one --set value; a recipe value is a line or two of text
+
+
+def set_location(assignment: str) -> Location:
+    """Where a ``--set`` value comes from: the command-line argument itself (``--set KEY=VALUE: …``)."""
+    shown = assignment if len(assignment) <= 80 else assignment[:77] + "..."
+    return Location(f"--set {one_line(shown)}")
+
+
+def _apply_set(data: dict, assignment: str, smap: SourceMap) -> tuple[str, str]:
+    where = set_location(assignment)
     key, sep, raw = assignment.partition("=")
-    if not sep or not key.strip():
+    key = key.strip()
+    if not sep or not key:
         raise RecipecError(Diagnostic("expected KEY.PATH=VALUE", location=where))
-    path = parse_config_path(key.strip())
+    path = parse_config_path(key)
+    if not path or any(p == "" for p in path) or any(not p for p in key.split(".")):
+        raise RecipecError(Diagnostic(f"{key!r} is not a config path (expected names joined by '.', "
+                                      "e.g. optimizer.lr or optimizer.betas[0])", location=where))
+    if len(raw) > MAX_SET_CHARS:
+        raise RecipecError(Diagnostic(f"the value is too long ({len(raw)} characters; the limit is {MAX_SET_CHARS})",
+                                      location=where, path=format_path(path)))
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     try:
         value = YAML(typ="safe", pure=True).load(raw) if raw.strip() else None
     except YAMLError as e:
-        raise RecipecError(Diagnostic(f"cannot parse value: {e}", location=where, path=key)) from None
+        problem = getattr(e, "problem", None) or str(e).split("\n", 1)[0]
+        raise RecipecError(Diagnostic(f"cannot parse value: {problem}", location=where,
+                                      path=format_path(path))) from None
+    except (ValueError, RecursionError) as e:  # an integer past Python's digit limit, nesting past the stack
+        raise RecipecError(Diagnostic(f"cannot parse value: {str(e).split(';')[0]}", location=where,
+                                      path=format_path(path))) from None
+    if _depth(value) > 32:
+        raise RecipecError(Diagnostic("the value nests too deeply", location=where, path=format_path(path)))
     node: Any = data
     for i, part in enumerate(path[:-1]):
         nxt = node.get(part) if isinstance(node, dict) else None
@@ -100,12 +123,24 @@ def _apply_set(data: dict, assignment: str, smap: SourceMap) -> None:
                 Diagnostic(f"cannot set inside {_type_name(nxt)}", location=where, path=format_path(path[: i + 1]))
             )
         node = nxt
-    node[path[-1]] = value
+    if isinstance(node, dict):
+        node[path[-1]] = value
+    else:
+        raise RecipecError(Diagnostic(f"cannot set inside {_type_name(node)}", location=where,
+                                      path=format_path(path[:-1])))
     smap.overrides[path] = where
     # Anything under the replaced value no longer comes from the file.
     for table in (smap.keys, smap.values):
         for p in [p for p in table if p[: len(path)] == path]:
             del table[p]
+    return format_path(path), raw
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > 32 or not isinstance(value, (dict, list)):
+        return level
+    items = value.values() if isinstance(value, dict) else value
+    return max((_depth(v, level + 1) for v in items), default=level + 1)
 
 
 # --------------------------------------------------------------------------- pydantic -> diagnostics
@@ -138,6 +173,15 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _at_least(e: dict) -> str:
+    from recipec.recipe import MIN_REAL
+
+    bound, got = e["ctx"]["ge"], e["input"]
+    if bound == MIN_REAL and isinstance(got, (int, float)) and got <= 0:
+        return f"must be > 0 (got {_show(got)})"  # the magnitude floor matters only to tiny positive values
+    return f"must be ≥ {_num(bound)} (got {_show(got)})"
+
+
 def _clean_loc(loc: tuple) -> tuple:
     """Drop pydantic's union-branch and function markers from an error location."""
     out = []
@@ -152,7 +196,7 @@ def _clean_loc(loc: tuple) -> tuple:
 _MESSAGES = {
     "missing": lambda e: "required key is missing",
     "extra_forbidden": lambda e: "unknown key",
-    "greater_than_equal": lambda e: f"must be ≥ {_num(e['ctx']['ge'])} (got {_show(e['input'])})",
+    "greater_than_equal": lambda e: _at_least(e),
     "greater_than": lambda e: f"must be > {_num(e['ctx']['gt'])} (got {_show(e['input'])})",
     "less_than_equal": lambda e: f"must be ≤ {_num(e['ctx']['le'])} (got {_show(e['input'])})",
     "less_than": lambda e: f"must be < {_num(e['ctx']['lt'])} (got {_show(e['input'])})",

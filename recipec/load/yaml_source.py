@@ -13,7 +13,7 @@ from typing import Any
 from recipec.diagnostics import Diagnostic, Location, RecipecError
 
 MAX_FILE_BYTES = 1 << 20  # 1 MiB: a recipe is a page of text
-MAX_NODES = 100_000  # after alias expansion (defeats "billion laughs")
+MAX_NODES = 50_000  # after alias expansion (defeats "billion laughs"); a recipe with 256 sizes has ~6,000
 MAX_DEPTH = 64
 
 
@@ -43,6 +43,10 @@ class SourceMap:
         for n in range(len(path), 0, -1):
             if path[:n] in self.overrides:
                 return self.overrides[path[:n]]
+        # a key that only --set introduced (``--set a.b=1`` makes 'a'): blame the --set, not line 1
+        below = [where for p, where in self.overrides.items() if p[: len(path)] == path and len(p) > len(path)]
+        if below and not (path in self.keys or path in self.values):
+            return below[0]
         while True:
             table = (self.keys, self.values) if prefer_key else (self.values, self.keys)
             for t in table:
@@ -63,22 +67,54 @@ def _err(file: str, line: int, col: int, message: str, path: str = "") -> Recipe
 
 
 def read_text(path: Path, display: str | None = None) -> str:
+    """A recipe or rule file's text: regular files only, at most ``MAX_FILE_BYTES``, UTF-8."""
     display = display or str(path)
+    return decode_utf8(read_bounded(path, display, MAX_FILE_BYTES), display)
+
+
+def read_bounded(path: Path, display: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, else a located error.
+
+    Devices (``/dev/zero``), FIFOs and sockets are refused before anything is read (they may never end
+    or never start); the read itself stops one byte past the limit, so a file that grows meanwhile is
+    still bounded.
+    """
+    import os
+    import stat
+
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise RecipecError(Diagnostic("file not found", location=Location(display))) from None
+    except IsADirectoryError:
+        raise RecipecError(Diagnostic("is a directory, expected a YAML file", location=Location(display))) from None
+    except (OSError, ValueError) as e:
+        reason = getattr(e, "strerror", None) or str(e)
+        raise RecipecError(Diagnostic(f"cannot read file: {reason}", location=Location(display))) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise RecipecError(Diagnostic("is a directory, expected a YAML file", location=Location(display)))
+        if not stat.S_ISREG(st.st_mode):
+            raise RecipecError(Diagnostic("is not a regular file (a device, FIFO or socket); expected a YAML file",
+                                          location=Location(display)))
+        if st.st_size > limit:
+            raise RecipecError(Diagnostic(f"file is too large ({st.st_size} bytes; the limit is {limit})",
+                                          location=Location(display, 1, 1)))
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 16, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise RecipecError(Diagnostic(f"file is too large (over {limit} bytes)", location=Location(display, 1, 1)))
+        return b"".join(chunks)
     except OSError as e:
         raise RecipecError(Diagnostic(f"cannot read file: {e.strerror}", location=Location(display))) from None
-    if path.is_dir():
-        raise RecipecError(Diagnostic("is a directory, expected a YAML file", location=Location(display)))
-    if size > MAX_FILE_BYTES:
-        raise RecipecError(
-            Diagnostic(f"file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})",
-                       location=Location(display, 1, 1))
-        )
-    data = path.read_bytes()
-    return decode_utf8(data, display)
+    finally:
+        os.close(fd)
 
 
 def decode_utf8(data: bytes, display: str) -> str:
@@ -123,9 +159,16 @@ def parse_yaml(text: str, display: str) -> tuple[Any, SourceMap]:
     """
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    from ruamel.yaml.reader import ReaderError
+
     yaml = _composer()
     try:
+        _check_depth(yaml, text, display)  # before composing: libyaml's composer recurses without a limit
         root = yaml.compose(text)
+    except ReaderError as e:  # a control character (NUL, BEL, ESC…): ruamel gives only an offset
+        line, col = _line_col(text, e.position)
+        char = f"U+{e.character:04X}" if isinstance(e.character, int) else repr(e.character)
+        raise _err(display, line, col, f"YAML error: the control character {char} is not allowed") from None
     except MarkedYAMLError as e:
         line, col = _mark_of(e)
         problem = e.problem or "YAML syntax error"
@@ -139,6 +182,37 @@ def parse_yaml(text: str, display: str) -> tuple[Any, SourceMap]:
     if root is None:
         return None, smap
     return _Converter(display, smap, yaml.constructor).convert(root), smap
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    before = text[: max(0, min(position, len(text)))]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
+def _check_depth(yaml, text: str, display: str) -> None:
+    """Refuse nesting deeper than ``MAX_DEPTH`` and more than ``MAX_NODES`` nodes from the parser's events
+    (iterative, bounded memory).
+
+    Composing a deeply nested document recurses once per level in libyaml's composer, which crashes
+    the interpreter (a segfault, not a RecursionError) long before the converter's own check runs.
+    """
+    from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
+
+    depth = nodes = 0
+    for event in yaml.parse(text):
+        if isinstance(event, (ScalarEvent, AliasEvent, CollectionStartEvent)):
+            nodes += 1
+            if nodes > MAX_NODES:  # before composing: the composer's time and memory grow with the nodes
+                mark = event.start_mark
+                raise _err(display, mark.line + 1, mark.column + 1, f"document has more than {MAX_NODES} nodes")
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise _err(display, mark.line + 1, mark.column + 1, f"nesting deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
 
 
 class _Converter:
@@ -163,6 +237,8 @@ class _Converter:
         tag = node.tag or ""
         if isinstance(node, ScalarNode):
             if tag == _STD + "str":
+                if "\x00" in node.value:  # a "\0" escape: no file name, shell word or config can carry it
+                    raise self._fail(node, "a NUL character (\\0) is not allowed in a recipe", path)
                 return node.value
             if tag in _SCALAR_TAGS:
                 try:

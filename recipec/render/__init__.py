@@ -121,11 +121,23 @@ def render(loaded, resolved, targets: list[str] | tuple[str, ...], launcher: str
     for target in dict.fromkeys(targets):  # keep order, drop repeats
         if target not in TARGETS:
             raise RecipecError(Diagnostic(f"unknown target {target!r}; known: {', '.join(TARGETS)}"))
-        out = _module(TARGETS[target]).render(ctx)
-        for f in out.files:
-            add(f)
-        notes.extend((target, n) for n in out.notes)
-        if launcher is not None and out.command is not None:
-            for f in _module(LAUNCHERS[launcher]).render(ctx, launcher, out.command, tuple(n for n in out.notes)):
+        try:
+            out = _module(TARGETS[target]).render(ctx)
+            for f in out.files:
                 add(f)
+            notes.extend((target, n) for n in out.notes)
+            if launcher is not None and out.command is not None:
+                for f in _module(LAUNCHERS[launcher]).render(ctx, launcher, out.command, tuple(n for n in out.notes)):
+                    add(f)
+        except RecipecError as e:
+            raise RecipecError([_located(loaded, d) for d in e.diagnostics]) from None
     return Rendered(files=tuple(files[p] for p in sorted(files)), notes=tuple(notes))
+
+
+def _located(loaded, d):
+    """A renderer's diagnostic names a config path; give it the recipe's file:line:col like every other error."""
+    from dataclasses import replace
+
+    if d.location is not None:
+        return d
+    return replace(d, location=loaded.locate(d.path) if d.path else loaded.locate(()))

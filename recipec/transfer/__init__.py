@@ -17,4 +17,4 @@ def resolve_loaded(loaded, size=None, rulesets=None):
 
     base = Path(loaded.path).parent if not loaded.path.startswith("<") else None
     return resolve(loaded.recipe, size, file=loaded.path, sha256=loaded.sha256, source_map=loaded.source_map,
-                   base_dir=base, rulesets=rulesets)
+                   base_dir=base, rulesets=rulesets, overrides=getattr(loaded, "overrides", ()))

@@ -23,9 +23,9 @@ from recipec.diagnostics import Diagnostic, Location, RecipecError
 from recipec.kinds import KIND_CLASS, KINDS, REPRESENTATIVE, fans, kinds_of
 from recipec.kinds import present as present_kinds
 from recipec.load.yaml_source import SourceMap, format_path
-from recipec.recipe import PARAM_CLASSES, Recipe, Size, SizeModel
+from recipec.recipe import MAX_REAL, MIN_REAL, PARAM_CLASSES, Recipe, Size, SizeModel
 from recipec.resolved import (
-    BatchInfo, convert_weight_decay, ClassHParams, ClusterInfo, Derived, KindHParams, Multipliers, OptimizerInfo, Resolved, RuleSetInfo,
+    BatchInfo, convert_weight_decay, ClassHParams, ClusterInfo, Derived, KindHParams, Multipliers, OptimizerInfo, Override, Resolved, RuleSetInfo,
     ScheduleInfo, ShapeInfo, Step, Value,
 )
 from recipec.shape import Shape, ShapeError, resolve_shape
@@ -244,7 +244,7 @@ class _Applier:
             value = f.coefficient
             parts = []
             for var, exp in sorted(f.terms.items()):
-                value *= self.formula_vars[var] ** exp
+                value *= _power(self.formula_vars[var], exp)
                 parts.append(f"{var}^{exp:g}")
             chain.append(Step(kind="formula", ruleset=rs.name, file=rs.file, value=value,
                               note=f"{f.coefficient:g}·{'·'.join(parts)} with " + ", ".join(
@@ -266,11 +266,49 @@ class _Applier:
                     ratio = fan_ratios[0] if dim == "fan_in" else fan_ratios[1]
                 else:
                     ratio = self.ratios[axis]
-                factor = ratio ** exponent
+                factor = _power(ratio, exponent)
                 value = value * factor
                 chain.append(Step(kind="power", ruleset=rs.name, file=rs.file, axis=axis, dim=dim, ratio=ratio,
                                   exponent=exponent, factor=factor, value=value, note=rule.note or ""))
         return value
+
+
+def _power(base: float, exponent: float) -> float:
+    """``base ** exponent`` for a positive base, infinity where the float overflows (range-checked later)."""
+    try:
+        return base ** exponent
+    except OverflowError:
+        return math.inf
+
+
+# --------------------------------------------------------------------------- range of resolved values
+
+def _in_range(v: float, allow_zero: bool) -> bool:
+    return math.isfinite(v) and (MIN_REAL <= abs(v) <= MAX_REAL or (allow_zero and v == 0))
+
+
+def _checked(ctx: _Context, sets: list[RuleSet], size: str | None, what: str, value: Value | None,
+             allow_zero: bool = False) -> Value | None:
+    """``value`` if every step of its chain is finite and the result lies in the recipe schema's range of a
+    real number; else a located error at the rule set (``transfer[i]``) whose step left the range."""
+    if value is None:
+        return None
+    bad = next((s for s in value.chain if not math.isfinite(s.value) or
+                (s.factor is not None and not math.isfinite(s.factor))), None)
+    if bad is None and _in_range(value.value, allow_zero):
+        return value
+    if bad is None:  # finite but out of range: blame the last step that changed the value
+        bad = next((s for s in reversed(value.chain) if s.kind != "proxy"), value.chain[-1])
+    index = next((i for i, rs in enumerate(sets) if bad.ruleset is not None and rs.name == bad.ruleset), None)
+    how = bad.ruleset or bad.kind
+    if bad.kind == "power" and bad.ratio is not None and bad.exponent is not None:
+        how += f" ({bad.axis} ratio {bad.ratio:.4g}^{bad.exponent:g})"
+    at = f" at size {size!r}" if size not in (None, PROXY) else ""
+    shown = f"{bad.value:.4g}" if math.isfinite(bad.value) else "not a finite number"
+    message = (f"{what}{at}: {how} makes it {shown}; a resolved value must be finite and "
+               f"{'0 or ' if allow_zero else ''}between {MIN_REAL:g} and {MAX_REAL:g}")
+    path = ("transfer", index) if index is not None else ("transfer",)
+    raise _fail(ctx, path, message, hint="check the rule set's exponents and parameters")
 
 
 # --------------------------------------------------------------------------- resolve
@@ -278,7 +316,7 @@ class _Applier:
 
 def resolve(recipe: Recipe, size: str | None = None, *, file: str = "<recipe>", sha256: str = "",
             source_map: SourceMap | None = None, base_dir: Path | None = None,
-            rulesets: list[RuleSet] | None = None) -> Resolved:
+            rulesets: list[RuleSet] | None = None, overrides: tuple[tuple[str, str], ...] = ()) -> Resolved:
     """Resolve ``recipe`` at the named size (``None`` or ``"proxy"`` for the proxy itself)."""
     ctx = _Context(recipe, file, sha256, source_map or SourceMap(file), base_dir)
     sets = rulesets if rulesets is not None else load_rulesets(recipe, base_dir, ctx.smap, file)
@@ -339,16 +377,25 @@ def resolve(recipe: Recipe, size: str | None = None, *, file: str = "<recipe>", 
                                   note="1/sqrt(head_dim), the frameworks' default; no rule set sets it"))
         else:
             v = applier.apply("global", hp, proxy, chain)
-        multipliers[hp] = Value(value=v, proxy=proxy, chain=tuple(chain))
+        multipliers[hp] = _checked(ctx, sets, size, hp, Value(value=v, proxy=proxy, chain=tuple(chain)))
 
     cluster, dp = _cluster(ctx, size, target)
     micro = target.batch.micro_batch or r.batch.micro_batch
     sequences = tb_tokens // shape.seq_len
     per_step = micro * dp
-    grad_accum = sequences // per_step if sequences % per_step == 0 else None
-    if grad_accum is None:
-        warnings.append(f"global batch of {sequences} sequences is not a multiple of micro batch {micro} × "
-                        f"data parallel {dp}")
+    if sequences % per_step:
+        # One check for every consumer (explain, lint, estimate, every compile target): no framework can run
+        # a step that is not a whole number of micro batches on every data-parallel rank.
+        if target.batch.micro_batch is not None:
+            path = ("sizes", size, "batch", "micro_batch")
+        elif ctx.smap.has(("batch", "micro_batch")):
+            path = ("batch", "micro_batch")
+        else:
+            path = tb_path
+        raise _fail(ctx, path, f"a global batch of {sequences} sequences does not divide into micro batches of "
+                               f"{micro} on {dp} data-parallel ranks ({per_step} sequences per accumulation step)",
+                    hint="make the global batch a multiple of micro_batch × data-parallel size")
+    grad_accum = sequences // per_step
 
     total_steps = max(1, math.ceil(t_tokens / tb_tokens))
     schedule = _schedule(r, total_steps, tb_tokens)
@@ -363,7 +410,8 @@ def resolve(recipe: Recipe, size: str | None = None, *, file: str = "<recipe>", 
     if applier.has_rule("global", "batch_tokens"):
         chain = [_proxy_step(ctx, float(pb_tokens), "proxy global batch in tokens")]
         v = applier.apply("global", "batch_tokens", float(pb_tokens), chain)
-        recommended = Value(value=v, proxy=float(pb_tokens), chain=tuple(chain))
+        recommended = _checked(ctx, sets, size, "recommended batch_tokens",
+                               Value(value=v, proxy=float(pb_tokens), chain=tuple(chain)))
     derived = Derived(
         params_by_class=params_by_class,
         total_params=total,
@@ -382,6 +430,7 @@ def resolve(recipe: Recipe, size: str | None = None, *, file: str = "<recipe>", 
         recipe_name=r.name,
         recipe_file=file,
         recipe_sha256=sha256,
+        recipe_overrides=tuple(Override(key=k, value=v) for k, v in overrides),
         size=size or PROXY,
         rulesets=tuple(RuleSetInfo(name=rs.name, file=rs.file, title=rs.spec.title,
                                    citation=rs.spec.source.citation, url=rs.spec.source.url,
@@ -483,6 +532,9 @@ def _resolve_one(ctx: _Context, applier: _Applier, sets: list[RuleSet], cls: str
             chain = list(v.chain) + [Step(kind="override", file=ctx.file, value=override,
                                           note=f"set by hand in sizes.{size}.overrides.{cls}.{hp}")]
             values[hp] = Value(value=override, proxy=v.proxy, chain=tuple(chain))
+    what = cls if kind == REPRESENTATIVE[cls] else kind
+    for hp in ("lr", "weight_decay", "eps", "init_std"):
+        values[hp] = _checked(ctx, sets, size, f"{what}.{hp}", values[hp], allow_zero=hp == "weight_decay")
     return ClassHParams(**values)
 
 

@@ -37,7 +37,8 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-Exponent = Union[Annotated[float, Strict()], Annotated[str, Field(min_length=1, max_length=200)]]
+Exponent = Union[Annotated[float, Strict(), Field(ge=-64, le=64)], Annotated[str, Field(min_length=1, max_length=200)]]
+Real = Annotated[float, Strict(), Field(ge=-1e30, le=1e30)]
 
 
 class Source(_Model):
@@ -74,7 +75,7 @@ class Rule(_Model):
         "output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale",
     ]
     exponent: Exponent | None = None
-    value: Annotated[float, Strict(), Field(ge=0)] | None = None
+    value: Annotated[float, Strict(), Field(ge=0, le=1e30)] | None = None
     note: str | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
@@ -117,8 +118,8 @@ class Formula(_Model):
 
     cls: Literal["hidden", "embedding", "output", "vector", "all", "global"] = Field("all", alias="class")
     hp: Literal["lr", "batch_tokens"]
-    coefficient: Annotated[float, Strict(), Field(gt=0)]
-    terms: dict[Literal["compute", "params", "tokens"], Annotated[float, Strict()]] = Field(
+    coefficient: Annotated[float, Strict(), Field(ge=1e-30, le=1e30)]
+    terms: dict[Literal["compute", "params", "tokens"], Annotated[float, Strict(), Field(ge=-64, le=64)]] = Field(
         description="Exponent per variable: compute C (training FLOPs), params N (non-embedding), tokens D."
     )
     note: str | None = None
@@ -140,7 +141,7 @@ class Formula(_Model):
 class RuleSetFile(_Model):
     """The schema of a transfer rule-set file (``rules/*.yaml``)."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
     title: str
     source: Source
     description: str | None = None
@@ -148,12 +149,16 @@ class RuleSetFile(_Model):
         "coupled", description="The weight-decay convention the WD rules are written in."
     )
     requires: Requires = Field(default_factory=Requires)
-    params: dict[str, Annotated[float, Strict()]] = Field(default_factory=dict, description="Parameters with defaults, used in exponents.")
-    rules: list[Rule] = Field(default_factory=list)
-    formulas: list[Formula] = Field(default_factory=list)
+    params: dict[str, Real] = Field(default_factory=dict, description="Parameters with defaults, used in exponents.")
+    rules: list[Rule] = Field(default_factory=list, max_length=1024)
+    formulas: list[Formula] = Field(default_factory=list, max_length=64)
 
 
 # --------------------------------------------------------------------------- exponent expressions
+
+# Power-law exponents of published rules are between -2 and 2; ±64 leaves room and keeps a ratio of up to
+# 2^24 (recipec.recipe.MAX_SHAPE) raised to it far inside a float's range.
+MAX_EXPONENT = 64.0
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.Pow: operator.pow}
@@ -183,12 +188,18 @@ def evaluate_exponent(expr: float | str, params: dict[str, float]) -> float:
     try:
         tree = ast.parse(expr, mode="eval")
         value = ev(tree)
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
         raise ValueError(f"cannot parse exponent {expr!r}") from None
     except ZeroDivisionError:
         raise ValueError(f"exponent {expr!r} divides by zero") from None
+    except OverflowError:
+        raise ValueError(f"exponent {expr!r} is too large (at most {MAX_EXPONENT:g} in magnitude)") from None
+    if isinstance(value, complex):  # (-1) ** 0.5
+        raise ValueError(f"exponent {expr!r} is not a real number")
     if not math.isfinite(value):
         raise ValueError(f"exponent {expr!r} is not finite")
+    if abs(value) > MAX_EXPONENT:
+        raise ValueError(f"exponent {expr!r} is {value:g}, outside [-{MAX_EXPONENT:g}, {MAX_EXPONENT:g}]")
     return value
 
 
@@ -228,6 +239,15 @@ def _parse_rule_file(path: str, display: str, mtime_ns: int):
     return validate_model(RuleSetFile, data, smap), smap
 
 
+def _params_text(params: dict) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v!r}" for k, v in sorted(params.items()))
+
+
+def _short(ref: str) -> str:
+    text = repr(ref)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def load_ruleset(ref: str, params: dict[str, float] | None = None, base_dir: Path | None = None,
                  where: Location | None = None, path_text: str = "") -> RuleSet:
     """Load a rule set by built-in name or by path (relative paths resolve against ``base_dir``)."""
@@ -239,19 +259,25 @@ def load_ruleset(ref: str, params: dict[str, float] | None = None, base_dir: Pat
         if not p.is_absolute() and base_dir is not None:
             p = base_dir / p
         display, builtin = ref, False
-        if not p.is_file():
-            raise RecipecError(Diagnostic(f"rule-set file {ref!r} not found", path=path_text, location=where))
+        try:
+            found = p.is_file()
+        except (OSError, ValueError) as e:  # a name too long for the file system, a NUL in the path
+            reason = getattr(e, "strerror", None) or str(e)
+            raise RecipecError(Diagnostic(f"rule-set file {_short(ref)}: {reason}", path=path_text,
+                                          location=where)) from None
+        if not found:
+            raise RecipecError(Diagnostic(f"rule-set file {_short(ref)} not found", path=path_text, location=where))
     else:
         p = rules_dir() / f"{ref}.yaml"
         display, builtin = f"rules/{ref}.yaml", True
-        if not p.is_file():
+        if ref not in builtin_names():  # never ask the file system about an arbitrary name
             import difflib
 
             names = builtin_names()
             close = difflib.get_close_matches(ref, names, n=1)
             hint = f"did you mean '{close[0]}'?" if close else "known: " + ", ".join(names)
             raise RecipecError(
-                Diagnostic(f"unknown rule set {ref!r}", path=path_text, location=where, hint=hint)
+                Diagnostic(f"unknown rule set {_short(ref)}", path=path_text, location=where, hint=hint)
             )
     spec, smap = _parse_rule_file(str(p), display, p.stat().st_mtime_ns)
     bound = dict(spec.params)
@@ -271,7 +297,11 @@ def load_ruleset(ref: str, params: dict[str, float] | None = None, base_dir: Pat
         try:
             exponents.append(evaluate_exponent(rule.exponent, bound))
         except ValueError as e:
-            raise RecipecError(Diagnostic(str(e), path=f"rules[{i}].exponent",
-                                          location=smap.locate(("rules", i, "exponent")))) from None
+            at = smap.locate(("rules", i, "exponent"))
+            if params and where is not None:  # the recipe's parameters made it so: point at the recipe
+                raise RecipecError(Diagnostic(f"rule set '{spec.name}' with {_params_text(params)}: {e} "
+                                              f"(rules[{i}].exponent, {at})", path=f"{path_text}.params",
+                                              location=where)) from None
+            raise RecipecError(Diagnostic(str(e), path=f"rules[{i}].exponent", location=at)) from None
     return RuleSet(spec=spec, file=display, params=tuple(sorted(bound.items())), exponents=tuple(exponents),
                    builtin=builtin)

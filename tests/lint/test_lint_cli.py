@@ -89,7 +89,7 @@ def test_invalid_recipe_is_a_located_finding(tmp_path: Path) -> None:
     p = tmp_path / "broken.yaml"
     p.write_text(BAD_OVERRIDE.replace("lr: 3.0e-3", "lr: -1"), encoding="utf-8")
     r = run(["lint", str(p)])
-    assert r.exit_code == 1
+    assert r.exit_code == 2  # a recipe that cannot be loaded: exit 2, not the findings code (issue 11)
     assert f"{p}:3:30: RC001 error: optimizer.lr: must be > 0 (got -1)" in r.output
 
 
@@ -179,7 +179,7 @@ def test_rule_command() -> None:
 def test_only_recipes_skips_named_non_recipes(recipe: Path, tmp_path: Path) -> None:
     other = tmp_path / "ci.yml"
     other.write_text("on: push\njobs: {}\n", encoding="utf-8")
-    assert run(["lint", str(other)]).exit_code == 1  # named: linted, and not a recipe
+    assert run(["lint", str(other)]).exit_code == 2  # named: linted, not a recipe: it cannot be loaded
     r = run(["lint", "--only-recipes", "--format", "json", str(other), str(recipe)])
     assert {Path(d["file"]).name for d in json.loads(r.output)} == {"recipe.yaml"}
 
