@@ -408,7 +408,7 @@ def _coord_panels(c: CoordReport, axes, plt) -> None:
 
 
 def _save(fig, path, plt) -> None:
-    fig.savefig(path, dpi=100, metadata={"Software": None}, bbox_inches="tight")
+    fig.savefig(path, dpi=90, metadata={"Software": None})  # no bbox "tight": it renders twice (2 s more)
     plt.close(fig)
     import os
 
@@ -427,7 +427,7 @@ def plot(report: VerifyReport, path) -> bool:
     sigma_rows = 1 + math.ceil(n_kinds / 2)
     fig = plt.figure(figsize=(13, 3.4 * sigma_rows + (6.5 if report.coord else 0)))
     outer = fig.add_gridspec(2 if report.coord else 1, 1, height_ratios=[3.4 * sigma_rows, 6.5] if report.coord
-                             else None, hspace=0.25)
+                             else None, hspace=0.25, left=0.06, right=0.88, top=0.95, bottom=0.05)
     top = outer[0].subgridspec(sigma_rows, 2, hspace=0.6, wspace=0.45)
     axes = [[fig.add_subplot(top[r, c]) for c in range(2)] for r in range(sigma_rows)]
     _sigma_panels(report, axes)
@@ -448,6 +448,7 @@ def plot_coord(c: CoordReport, path, title: str = "") -> bool:
         return False
     n = max(1, len(c.kinds))
     fig, axes = plt.subplots(2, n, figsize=(2.3 * n + 1.5, 5.2), squeeze=False)
+    fig.subplots_adjust(left=0.06, right=0.9, wspace=0.45, hspace=0.45, top=0.86)
     _coord_panels(c, axes, plt)
     fig.suptitle(title or f"coord check: {c.model} — {c.verdict}")
     _save(fig, path, plt)
