@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from recipec.verify.coord_verdict import COORD_KINDS, CoordTolerance, fit_slope, judge, overall
+from recipec.verify.coord_verdict import COORD_KINDS, CoordTolerance, first_failing, fit_slope, judge, overall
 from recipec.verify.factory import ModelSource
 
 DEFAULT_STEPS, DEFAULT_SEEDS = 10, 3
@@ -215,9 +215,9 @@ def run_coord_check(loaded, rungs, source: ModelSource, settings: CoordSettings,
         kinds=[CoordKindReport(kind=k.kind, verdict=k.verdict, reasons=k.reasons,
                                series={q: [CoordFit(step=f.step, slope=f.slope, ci_low=_finite(f.ci_low),
                                                     ci_high=_finite(f.ci_high), rms=f.rms) for f in fits]
-                                       for q, fits in k.series.items()})
+                                       for q, fits in k.series.items()}, first_fail_step=k.first_fail_step)
                for k in kinds],
-        verdict=verdict, reasons=reasons,
+        verdict=verdict, reasons=reasons, first_failing=first_failing(kinds),
     )
 
 

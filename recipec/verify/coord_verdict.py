@@ -19,7 +19,9 @@ standard 1/√head_dim kept under muP) fails at once, before its logits have had
 A kind **fails** when some judged slope's whole confidence interval lies outside the allowed band (the
 deviation is real, not noise), or its attention scale is not the resolved one; it is **inconclusive** when a slope is outside the band but its
 interval reaches into it, or an interval is wider than ``max_ci`` (more seeds or widths needed);
-otherwise it **passes**. The overall verdict is the worst kind's.
+otherwise it **passes**. The overall verdict is the worst kind's; of the failing kinds, those that fail
+first (at the earliest step) are named as where to look — a broken readout also disturbs o and
+mlp_out a few steps later, through the backward pass.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class KindCoord:
     verdict: str  # pass | fail | inconclusive
     reasons: list[str] = field(default_factory=list)
     series: dict[str, list[SlopeFit]] = field(default_factory=dict)  # quantity -> one fit per step
+    first_fail_step: int | None = None  # the earliest step at which a judged slope failed (0: the init, or its scale)
 
 
 def fit_slope(widths: list[int], values: list[list[float]], step: int, confidence: float) -> SlopeFit:
@@ -72,9 +75,14 @@ def fit_slope(widths: list[int], values: list[list[float]], step: int, confidenc
         return SlopeFit(step, 0.0, -math.inf, math.inf, means)
     fit = stats.linregress(xs, ys)
     dof = len(xs) - 2
-    if dof <= 0 or not math.isfinite(fit.stderr):
+    if dof <= 0:
         return SlopeFit(step, float(fit.slope), -math.inf, math.inf, means)
-    half = float(stats.t.ppf(0.5 + confidence / 2, dof)) * float(fit.stderr)
+    stderr = float(fit.stderr)
+    if not math.isfinite(stderr):  # linregress gives nan when y is constant (r undefined): residuals are 0
+        mx = sum(xs) / len(xs)
+        sse = sum((y - fit.intercept - fit.slope * x) ** 2 for x, y in zip(xs, ys))
+        stderr = math.sqrt(sse / dof / sum((x - mx) ** 2 for x in xs))
+    half = float(stats.t.ppf(0.5 + confidence / 2, dof)) * stderr
     return SlopeFit(step, float(fit.slope), float(fit.slope) - half, float(fit.slope) + half, means)
 
 
@@ -99,10 +107,12 @@ def judge(kind: str, series: dict[str, list[SlopeFit]], tol: CoordTolerance,
           scale: tuple[list[float], list[float]] | None = None, widths: list[int] | None = None) -> KindCoord:
     """``scale``: for ``attn_logits``, (the scale SDPA applied, the resolved attn_logit_scale) per width."""
     failed, unsure, notes = [], [], []
+    first = None
     if scale is not None:
         reason = scale_mismatch(widths or list(range(len(scale[0]))), *scale)
         if reason is not None:
             notes.append(reason)
+            first = 0
     for quantity, fits in series.items():
         low, high = _band(kind, quantity, tol.slope)
         for f in fits:
@@ -111,6 +121,7 @@ def judge(kind: str, series: dict[str, list[SlopeFit]], tol: CoordTolerance,
             where = f"{quantity} slope {f.slope:+.2f} [{f.ci_low:+.2f}, {f.ci_high:+.2f}] at step {f.step}"
             if f.ci_low > high or f.ci_high < low:
                 failed.append((abs(f.slope), where))
+                first = f.step if first is None else min(first, f.step)
             elif not low <= f.slope <= high:
                 unsure.append((abs(f.slope), where + " (outside the band, interval reaching into it)"))
             elif (f.ci_high - f.ci_low) / 2 > tol.max_ci:
@@ -120,7 +131,7 @@ def judge(kind: str, series: dict[str, list[SlopeFit]], tol: CoordTolerance,
         failed.sort(reverse=True)
         more = f" (and {len(failed) - 1} more step(s))" if len(failed) > 1 else ""
         slopes = [f"{failed[0][1]} beyond {band}{more}"] if failed else []
-        return KindCoord(kind, "fail", notes + slopes, series)
+        return KindCoord(kind, "fail", notes + slopes, series, first)
     if unsure:
         unsure.sort(reverse=True)
         return KindCoord(kind, "inconclusive", [unsure[0][1] + "; more --coord-seeds or widths would decide it"],
@@ -128,11 +139,23 @@ def judge(kind: str, series: dict[str, list[SlopeFit]], tol: CoordTolerance,
     return KindCoord(kind, "pass", [], series)
 
 
+def first_failing(kinds: list[KindCoord]) -> list[str]:
+    """The kinds that fail first (at the earliest step): where the bug most likely is. A broken kind
+    disturbs the others through the forward and backward passes, so they can fail later too."""
+    steps = [k.first_fail_step for k in kinds if k.verdict == "fail" and k.first_fail_step is not None]
+    return [k.kind for k in kinds if k.verdict == "fail" and k.first_fail_step == min(steps)] if steps else []
+
+
 def overall(kinds: list[KindCoord]) -> tuple[str, list[str]]:
     failed = [k for k in kinds if k.verdict == "fail"]
     unsure = [k for k in kinds if k.verdict == "inconclusive"]
     if failed:
-        return "fail", [f"{k.kind}: {'; '.join(k.reasons)}" for k in failed]
+        first = first_failing(kinds)
+        step = min(k.first_fail_step for k in failed if k.first_fail_step is not None)
+        lead = [f"fails first (step {step}): {', '.join(first)} — where to look"]
+        later = [k for k in failed if k.kind not in first]
+        return "fail", lead + [f"{k.kind}: {'; '.join(k.reasons)}" for k in failed if k.kind in first] + [
+            f"{k.kind} (from step {k.first_fail_step}, possibly downstream): {'; '.join(k.reasons)}" for k in later]
     if unsure:
         return "inconclusive", [f"{k.kind}: {'; '.join(k.reasons)}" for k in unsure]
     return "pass", []

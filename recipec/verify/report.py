@@ -90,6 +90,7 @@ class CoordKindReport(_M):
     verdict: Literal["pass", "fail", "inconclusive"]
     reasons: list[str]
     series: dict[str, list[CoordFit]]  # "activation" (W·x) and "update" (ΔW·x) -> one fit per step
+    first_fail_step: int | None = None  # the earliest step a judged slope failed at (0: init or attention scale)
 
 
 class CoordReport(_M):
@@ -109,6 +110,7 @@ class CoordReport(_M):
     kinds: list[CoordKindReport]
     verdict: Literal["pass", "fail", "inconclusive"]
     reasons: list[str]
+    first_failing: list[str] = []  # the kinds that fail at the earliest step: where the bug most likely is
 
 
 class VerifyReport(_M):
