@@ -136,8 +136,12 @@ class Built:
 
     module: Any
     kinds: dict[str, str]  # parameter name -> kind (or a class for an undocumented matrix)
-    groups: list[dict]
+    make_groups: Callable[[], list[dict]]  # call after any sharding: fully_shard replaces the parameters
     description: str
+
+    @property
+    def groups(self) -> list[dict]:
+        return self.make_groups()
 
 
 def layer_index(name: str) -> int | None:
@@ -166,8 +170,8 @@ class ModelSource:
         if self.factory is None:
             model = Decoder(cfg).to(device)
             kinds = {n: classify(n, p)[1] for n, p in model.named_parameters()}
-            groups = param_groups(model, hyper, resolved.optimizer.betas, resolved)
-            return Built(model, kinds, groups, "reference LLaMA-style decoder (recipec.verify.model)")
+            return Built(model, kinds, lambda: param_groups(model, hyper, resolved.optimizer.betas, resolved),
+                         "reference LLaMA-style decoder (recipec.verify.model)")
         from recipec.torch import UnclassifiedParameterError, classify_kinds
         from recipec.torch import param_groups as kind_groups
 
@@ -181,13 +185,19 @@ class ModelSource:
             raise RecipecError(Diagnostic(f"{self.name}: the factory returned {type(model).__name__}, not a "
                                           "torch.nn.Module", path="--model"))
         overrides = {**dict(getattr(model, "recipec_kind_map", None) or {}), **self.kind_map}
+        model = model.to(device)
         try:
             kinds = classify_kinds(model, overrides)
-            groups = kind_groups(model, resolved, overrides=overrides)
+            kind_groups(model, resolved, overrides=overrides)  # fail here, before any training, if it cannot
         except (UnclassifiedParameterError, ValueError) as e:
             raise RecipecError(Diagnostic(f"{self.name}: {e}", path="--kind-map")) from None
-        for g in groups:  # the run's time compression, as for the reference model
-            g["weight_decay"] *= compression
-            for key in ("param_names", "lowered", "cls"):
-                g.pop(key, None)
-        return Built(model.to(device), kinds, groups, f"user model {self.name}")
+
+        def make_groups() -> list[dict]:
+            groups = kind_groups(model, resolved, overrides=overrides)
+            for g in groups:  # the run's time compression, as for the reference model
+                g["weight_decay"] *= compression
+                for key in ("param_names", "lowered", "cls"):
+                    g.pop(key, None)
+            return groups
+
+        return Built(model, kinds, make_groups, f"user model {self.name}")

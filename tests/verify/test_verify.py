@@ -422,12 +422,14 @@ def test_a_rung_that_cannot_fit_is_refused_before_training():
 def test_auto_widths_fit_the_budget():
     loaded = load_recipe(TINY)
     cost = _cost_fn()
-    small = ladder.plan_auto(loaded, "big", 2, 32, 256, cost, 1e12, 0.5, 100, "auto")
+    two = sum(cost(r, 100).seconds for r in ladder.plan(loaded, "big", [32, 64], 2))
+    small = ladder.plan_auto(loaded, "big", 2, 32, 256, cost, 1e12, two * 1.01, 100, "auto")
+    assert small == [32, 64]
     large = ladder.plan_auto(loaded, "big", 2, 32, 256, cost, 1e12, 600.0, 100, "auto")
     assert small[0] == large[0] == 32 and len(large) >= len(small) >= 2
     assert large == [32, 64, 128, 256]
     rungs = ladder.plan(loaded, "big", small, 2)
-    assert sum(cost(r, 100).seconds for r in rungs) <= 0.5
+    assert sum(cost(r, 100).seconds for r in rungs) <= two * 1.01
     with pytest.raises(Exception, match="no ladder of two widths fits"):
         ladder.plan_auto(loaded, "big", 2, 32, 256, cost, 1e12, 1e-6, 100, "auto")
     memory_capped = ladder.plan_auto(loaded, "big", 2, 32, 256, cost, 40e6, None, 100, "auto")  # 256 needs ~54 MB
