@@ -67,15 +67,13 @@ class Progress:
     def later(self) -> float:
         return sum(self.planned[self.rung + 1:]) * self.ratio
 
-    def measured(self, label: str, step_seconds: float, sigma_seconds: float, checkpoints: int, steps: int) -> None:
-        estimate = step_seconds * steps + sigma_seconds * checkpoints * 0.5  # warm-started σ: about half the cold one
+    def measured(self, label: str, step_seconds: float, sigma_seconds: float, estimate: float) -> None:
+        """The rung's first timed steps: ``estimate`` is its re-estimated time (steps and σ)."""
         planned = self.planned[self.rung]
         self.measured_rungs.append(estimate)
         done = len(self.measured_rungs)
         self.ratio = sum(self.measured_rungs) / max(sum(self.planned[:done]), 1e-9)
         self.rung_estimate = estimate
-        self.reestimates = getattr(self, "reestimates", {})
-        self.reestimates[self.rung] = estimate
         self._write(f"{label}: {step_seconds * 1000:.1f} ms/step measured, σ {sigma_seconds:.2f} s cold → rung ≈ "
                     f"{duration(estimate)} (planned {duration(planned)}); ladder ETA "
                     f"{duration(estimate - (time.perf_counter() - self.rung_started) + self.later())}")

@@ -175,14 +175,14 @@ def _cpu_flops(window: float = 0.05, warmup: float = 0.1) -> float:
 
 def _choose_cpu_threads(opts) -> float:
     """Use torch's thread count or one thread, whichever is faster at its *worst* of three interleaved
-    probes; returns that worst rate (what the plan assumes). On cores other processes share, a GEMM split
+    probes; returns that setting's median rate (what the plan assumes). On cores other processes share, a GEMM split
     over every core waits for the busiest one: on 2 shared cores, 2 threads measured 8-164 GFLOP/s from one
     second to the next and 1 thread a steady 92."""
     import torch
 
     threads = torch.get_num_threads()
     if threads == 1:
-        return min(_cpu_flops() for _ in range(3))
+        return sorted(_cpu_flops() for _ in range(3))[1]
     multi, single = [], []
     for _ in range(3):
         torch.set_num_threads(threads)
@@ -192,9 +192,9 @@ def _choose_cpu_threads(opts) -> float:
     if min(single) >= min(multi):
         _say(opts, f"CPU: 1 thread (at worst {min(single) / 1e9:.0f} GFLOP/s) is steadier than {threads} (at worst "
                    f"{min(multi) / 1e9:.0f}, at best {max(multi) / 1e9:.0f}) on this machine now: verify runs on 1 thread")
-        return min(single)
+        return sorted(single)[1]
     torch.set_num_threads(threads)
-    return min(multi)
+    return sorted(multi)[1]
 
 
 def _cpu_step_overhead(loaded, opts, source, width, depth, batch, seq_len, micro, cpu_flops, vocab) -> float:
@@ -313,10 +313,8 @@ def run_verify(loaded, opts: VerifyOptions) -> VerifyReport:
                 progress.start_rung(i)
             try:
                 report = train_rung(rung, settings, corpus, recipe, label, dist)
-                again = getattr(progress, "reestimates", {}).get(i) if progress is not None else None
                 reports.append(report.model_copy(update={"memory_estimate_bytes": planned.memory_bytes,
-                                                         "time_estimate_seconds": planned.seconds,
-                                                         "time_reestimate_seconds": again}))
+                                                         "time_estimate_seconds": planned.seconds}))
             except torch.cuda.OutOfMemoryError:
                 total = torch.cuda.get_device_properties(device).total_memory / 2**30
                 raise RecipecError(Diagnostic(

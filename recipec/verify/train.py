@@ -224,7 +224,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
     sigma_total = sigma_seconds
     tick = time.perf_counter()
     timing = (1, min(settings.steps, 1 + settings.timed_steps))  # (after step, until step): step 1 warms up
-    timing_started = None
+    timing_started = reestimate = None
     for step in range(1, settings.steps + 1):
         rows = batches.next()
         if dist is not None:
@@ -252,14 +252,17 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
             clip_gradients(params, clip, dist)
         optimizer.step()
         scheduler.step()
-        if reporter is not None and step in timing and timing[1] > timing[0]:
+        if step in timing and timing[1] > timing[0]:  # re-estimate the rung from its first timed steps
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if step == timing[0]:
                 timing_started = time.perf_counter()
             elif timing_started is not None:
                 per_step = (time.perf_counter() - timing_started) / (timing[1] - timing[0])
-                reporter.measured(label, per_step, sigma_seconds, len(checkpoints) + 1, settings.steps)
+                # warm-started σ costs about half the cold one at step 0
+                reestimate = per_step * settings.steps + sigma_seconds * (1 + 0.5 * len(checkpoints))
+                if reporter is not None:
+                    reporter.measured(label, per_step, sigma_seconds, reestimate)
         if step in checkpoints:
             if dist is not None:  # the global mean: the mean of the ranks' means over equal shares
                 dist.all_sum(loss_sum)
@@ -314,6 +317,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
         diverged=diverged,
         seconds=time.perf_counter() - started,
         sigma_seconds=sigma_total,
+        time_reestimate_seconds=reestimate,
         tokens_per_second=tps,
         mfu=(tps * flops_tok / (peak * world)) if peak else None,
         memory_peak_bytes=float(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None,
