@@ -258,3 +258,17 @@ def test_duration_and_public_writes(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o640  # honours the umask
+
+
+def test_coord_check_also_runs_before_the_ladder_in_the_same_report(tmp_path):
+    result = _run(TINY, "--size", "big", "--device", "cpu", "-q", "--coord-check", "also", "--widths",
+                  "32,64,128,256", "--depth", "1", "--steps", "12", "--batch", "2", "--seq-len", "16",
+                  "--checkpoints", "3", "--coord-steps", "3", "--coord-seeds", "2", "--out", tmp_path)
+    report = json.loads((tmp_path / "verify.json").read_text())
+    coord = report["coord"]
+    assert coord["widths"] == [32, 64, 128, 256] and coord["steps"] == 3 and coord["seeds"] == 2
+    # the ladder is too short (inconclusive); a failing coord check makes the run fail
+    assert report["verdict"] == ("fail" if coord["verdict"] == "fail" else "inconclusive")
+    assert result.exit_code == 1, result.output
+    assert "## Coord check:" in (tmp_path / "verify.md").read_text()
+    assert "coord verdict:" in result.output and not (tmp_path / "coord.json").exists()
