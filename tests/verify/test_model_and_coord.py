@@ -272,3 +272,13 @@ def test_coord_check_also_runs_before_the_ladder_in_the_same_report(tmp_path):
     assert result.exit_code == 1, result.output
     assert "## Coord check:" in (tmp_path / "verify.md").read_text()
     assert "coord verdict:" in result.output and not (tmp_path / "coord.json").exists()
+
+
+def test_rungs_follow_a_size_that_keeps_the_head_count():
+    """gpt-recipe's size keeps the proxy's 2 heads, so head_dim grows with width there and on the rungs;
+    tiny.yaml's size keeps head_dim, so the rungs do too."""
+    gpt = ladder.plan(load_recipe(GPT_RECIPE), "big", [32, 64, 128], depth=1)
+    assert [(r.resolved.shape.heads, r.resolved.shape.head_dim) for r in gpt] == [(2, 16), (2, 32), (2, 64)]
+    assert [r.resolved.multipliers.attn_logit_scale.value for r in gpt] == pytest.approx([0.25, 0.125, 0.0625])
+    tiny = ladder.plan(load_recipe(TINY), "big", [32, 64, 128], depth=1)
+    assert [(r.resolved.shape.heads, r.resolved.shape.head_dim) for r in tiny] == [(2, 16), (4, 16), (8, 16)]
