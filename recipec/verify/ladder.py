@@ -247,11 +247,14 @@ def plan_auto(loaded, size: str, depth: int, proxy_width: int, target_width: int
     """The widest doubling ladder from the proxy towards the target that fits memory and the time budget."""
     candidates = auto_widths(proxy_width, target_width, rungs=32)
     best = None
+    narrowest = None  # (widths, steps, seconds) of the two-rung ladder, for the refusal
     for top in range(2, len(candidates) + 1):
         widths = candidates[:top]
         rungs = plan(loaded, size, widths, depth)
         run_steps = choose_steps_and_compression(rungs, steps, compression)[0]
         costs = [cost(r, run_steps) for r in rungs]
+        if narrowest is None:
+            narrowest = (widths, run_steps, sum(c.seconds for c in costs))
         if any(c.memory_bytes > 0.9 * memory_limit for c in costs):
             break
         if budget_seconds is not None and sum(c.seconds for c in costs) > budget_seconds:
@@ -260,6 +263,11 @@ def plan_auto(loaded, size: str, depth: int, proxy_width: int, target_width: int
         if budget_seconds is None and len(widths) >= 4:
             break
     if best is None:
-        raise RecipecError(Diagnostic("no ladder of two widths fits the device memory and the budget; raise --budget, "
-                                      "lower --batch or --seq-len", path="--widths"))
+        need = ""
+        if narrowest is not None and budget_seconds is not None and narrowest[2] > budget_seconds:
+            need = (f" (widths {', '.join(map(str, narrowest[0]))} at {narrowest[1]} steps need about "
+                    f"{narrowest[2] / 60:.1f} min against a budget of {budget_seconds / 60:.1f}: --budget "
+                    f"{math.ceil(narrowest[2] / 60 * 1.2)} would fit them)")
+        raise RecipecError(Diagnostic("no ladder of two widths fits the device memory and the budget" + need +
+                                      "; raise --budget, lower --batch, --seq-len or --depth", path="--widths"))
     return best

@@ -398,7 +398,14 @@ def _over_budget(loaded, opts, widths, costs, cost, depth, budget_seconds, budge
             + ("" if opts.budget_minutes is not None else
                f" (the CPU default; --budget MINUTES allows more)"))
     if fit is None:
-        return text + "; no ladder of two or more of these widths fits: lower --batch, --seq-len, --depth or --steps"
+        two = widths[:2]
+        two_rungs = ladder.plan(loaded, opts.size, two, depth)
+        two_steps = ladder.choose_steps_and_compression(two_rungs, opts.steps, opts.compression)[0]
+        need = sum(cost(r, two_steps).seconds for r in two_rungs)
+        return text + ("; no ladder of two or more of these widths fits: lower --batch, --seq-len, --depth or --steps, "
+                       f"or allow the two narrowest (about {duration(need)}): "
+                       + _command_with(_command_with_list(opts.command, "--widths", ",".join(map(str, two))), "--budget",
+                                       f"{math.ceil(need / 60 * 1.2 * 100) / 100:g}"))
     cmd = _command_with(opts.command, "--widths", ",".join(map(str, fit[0])))
     return text + f"; a ladder that fits (about {duration(fit[1])}): {cmd}"
 
@@ -406,6 +413,10 @@ def _over_budget(loaded, opts, widths, costs, cost, depth, budget_seconds, budge
 def _command_with(argv: list[str] | None, flag: str, value: str) -> str:
     import shlex
 
+    return shlex.join(_command_with_list(argv, flag, value))
+
+
+def _command_with_list(argv: list[str] | None, flag: str, value: str) -> list[str]:
     argv = list(argv or ["recipec", "verify", "RECIPE", "--size", "SIZE"])
     out, skip = [], False
     for i, a in enumerate(argv):
@@ -418,7 +429,7 @@ def _command_with(argv: list[str] | None, flag: str, value: str) -> str:
         if a.startswith(flag + "="):
             continue
         out.append(a)
-    return shlex.join(out + [flag, value])
+    return out + [flag, value]
 
 
 def _device_capacity(device: str) -> tuple[float, float | None, str]:
