@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The GPU measurements of the verify issues, in three parts that each fit one 10-minute slot.
+# The GPU measurements of the verify issues, in parts that each fit one 10-minute slot.
 #
 #   bash benchmarks/gpu_suite.sh part1 OUTDIR   # smoke ladder, σ estimator, trainer tokens/s + MFU (eager, compiled)
 #   bash benchmarks/gpu_suite.sh part2 OUTDIR   # ladder 256→2048 under mup-adamw, mup-megatron, fan2025 (+ --calibrate)
 #   bash benchmarks/gpu_suite.sh part3 OUTDIR   # ladder 256→4096 at 4 layers with the defaults, alone on the GPU, timed
+#   bash benchmarks/gpu_suite.sh part4 OUTDIR   # issue 13: coord check on examples/models (128→1024), 256→1024 ladder
+#                                               # on examples/models/gpt.py and on the reference model (not run yet)
 #
 # Every step runs under its own time limit and logs to OUTDIR/<step>.log (progress included); the verify
 # reports are packed into OUTDIR/reports.tar.gz. Part 2 runs its three ladders side by side on the one GPU
@@ -66,6 +68,19 @@ part3)
     # the issue-6 timing: 256→4096 at 4 layers with the default run length and batch, alone on the GPU
     step ladder4096 570 "$py" -m recipec verify "$recipe" --size 8b --widths 256,512,1024,2048,4096 --depth 4 \
         --out "$work/ladder4096"
+    ;;
+part4)
+    # issue 13: the coord check passes the correct example and flags each broken one; the σ ladder on the
+    # user's model beside the reference model, same recipe and rungs
+    models=examples/models
+    for m in gpt gpt_no_readout_multiplier gpt_init_over_m gpt_attn_sqrt_scale; do
+        step "coord-$m" 60 "$py" -m recipec verify "$models/gpt-recipe.yaml" --size xl --widths 128,256,512,1024 \
+            --coord-check --model "$models/$m.py:build" --out "$work/coord-$m" --quiet
+    done
+    step ladder-gpt 240 "$py" -m recipec verify "$models/gpt-recipe.yaml" --size xl --widths 256,512,1024 --depth 4 \
+        --model "$models/gpt.py:build" --out "$work/ladder-gpt"
+    step ladder-reference 200 "$py" -m recipec verify "$models/gpt-recipe.yaml" --size xl --widths 256,512,1024 \
+        --depth 4 --out "$work/ladder-reference"
     ;;
 *)
     echo "unknown part $part" >&2

@@ -285,8 +285,22 @@ def rules_cmd(fmt: str) -> None:
 @click.option("--plateau", type=float, default=0.1, show_default=True,
               help="σ counts as at steady state when a line through the last 40%% of its checkpoints moves by at "
                    "most this fraction.")
-@click.option("--budget", "budget", type=float, default=None, metavar="GPU_MINUTES",
-              help="With --widths auto: the widest doubling ladder whose estimated time fits this budget.")
+@click.option("--budget", "budget", type=float, default=None, metavar="MINUTES",
+              help="Refuse a plan estimated beyond this many minutes (and print a ladder that fits); with --widths "
+                   "auto, the widest doubling ladder that fits. Default: 5 on a CPU, none on a GPU.")
+@click.option("--model", "model", default=None, metavar="MODULE:CALLABLE|FILE.py:CALLABLE",
+              help="Train your own model: a factory that takes the rung's RungSpec (resolved shape, multipliers, "
+                   "init) and returns a torch.nn.Module with forward(tokens) -> logits (see docs/verify-model.md).")
+@click.option("--kind-map", "kind_map", multiple=True, metavar="REGEX=KIND",
+              help="With --model: parameters whose name matches REGEX are of KIND (q, k, v, o, mlp_in, mlp_out, "
+                   "embedding, output, norm, …), over recipec.torch's structural classification (repeatable).")
+@click.option("--coord-check", "coord", type=click.Choice(["only", "also"]), default=None, is_flag=False,
+              flag_value="only", help="muP's coord check: a few steps at ≥ 4 widths, RMS of activations and of "
+              "ΔW·x per kind against width. Alone ('--coord-check', seconds) or 'also' before the ladder.")
+@click.option("--coord-steps", type=int, default=10, show_default=True, help="Steps of the coord check.")
+@click.option("--coord-seeds", type=int, default=3, show_default=True, help="Seeds per width of the coord check.")
+@click.option("--coord-max-slope", type=float, default=0.25, show_default=True,
+              help="Coord check tolerance on |slope of log RMS vs log width|.")
 @click.option("--compile", "use_compile", is_flag=True, help="torch.compile the reference model (faster steps, "
               "slower start).")
 @click.option("--calibrate", is_flag=True,
@@ -296,8 +310,8 @@ def rules_cmd(fmt: str) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_user_errors
 def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtype, seed, batch, seq_len, micro_batches,
-               checkpoints, wd_compression, max_slope, ratio_range, plateau, budget, use_compile, calibrate, out,
-               quiet) -> None:
+               checkpoints, wd_compression, max_slope, ratio_range, plateau, budget, model, kind_map, coord,
+               coord_steps, coord_seeds, coord_max_slope, use_compile, calibrate, out, quiet) -> None:
     """Short training runs at a width ladder: do top singular values stay flat? Exit 0 pass, 1 fail or
     inconclusive, 2 error."""
     from recipec.load import load_recipe
@@ -309,7 +323,9 @@ def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtyp
     except ImportError:
         raise RecipecError("recipec verify needs torch: pip install 'recipec[verify]' "
                            "(on a CPU-only machine install torch==2.13.0 first)") from None
+    from recipec.verify.coord_verdict import CoordTolerance
     from recipec.verify.distributed import is_primary, teardown
+    from recipec.verify.factory import parse_kind_map
     from recipec.verify.run import VerifyOptions, run_verify, terminal, write_outputs
     from recipec.verify.verdict import Tolerance
 
@@ -329,9 +345,18 @@ def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtyp
                          micro_batches=micro_batches, checkpoints=checkpoints,
                          compression=compression, tolerance=Tolerance(slope=max_slope, ratio_low=low,
                                                                       ratio_high=high, plateau=plateau),
-                         progress=not quiet, budget_minutes=budget, compile=use_compile)
+                         progress=not quiet, budget_minutes=budget, compile=use_compile, model=model,
+                         kind_map=parse_kind_map(kind_map), coord=coord, coord_steps=coord_steps,
+                         coord_seeds=coord_seeds, coord_tolerance=CoordTolerance(slope=coord_max_slope),
+                         command=["recipec", *sys.argv[1:]] if sys.argv[1:2] == ["verify"] else None)
     if budget is not None and budget <= 0:
         raise RecipecError(f"--budget: must be > 0 (got {budget:g})")
+    if kind_map and not model:
+        raise RecipecError("--kind-map: only with --model (the reference model's kinds are known)")
+    if coord == "only":
+        if calibrate:
+            raise RecipecError("--calibrate: needs the σ ladder, not --coord-check alone (use --coord-check also)")
+        _coord_only(loaded, opts, Path(out))
     if calibrate:  # refuse before any training when there is no exponent to calibrate
         from recipec.transfer import resolve_loaded
         from recipec.verify.calibrate import hidden_wd_width_rule
@@ -350,25 +375,52 @@ def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtyp
     sys.exit(EXIT_OK if report.verdict == "pass" else EXIT_FINDINGS)
 
 
+def _coord_only(loaded, opts, out: Path) -> None:
+    """``--coord-check`` alone: print and write coord.json/.md/.png; exit 0 pass, 1 fail or inconclusive."""
+    from recipec.verify.run import coord_terminal, run_coord, write_coord_outputs
+
+    report = run_coord(loaded, opts)
+    title = f"recipec verify --coord-check: {loaded.recipe.name} → {opts.size} ({report.model})"
+    paths = write_coord_outputs(report, out, title)
+    click.echo(coord_terminal(report), nl=False)
+    click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
+    sys.exit(EXIT_OK if report.verdict == "pass" else EXIT_FINDINGS)
+
+
 def _calibrate(loaded, opts, before, out: Path):
-    """Fit, write the calibrated rule set, re-run the ladder with it; print both. Returns the confirming report."""
+    """Fit (only at steady state), write the calibrated rule set, re-run the ladder with it; print both.
+    Returns the report the exit code follows: the confirming one, or ``before`` when nothing was fitted."""
+    import json
+
     from recipec.verify.calibrate import calibrate_and_confirm
     from recipec.verify.distributed import is_primary
+    from recipec.verify.report import write_public
     from recipec.verify.run import terminal, write_outputs
 
     paths = []
     if is_primary():  # the first ladder's report is kept even if the confirming run is cut short
         paths = write_outputs(before, out / "before")
         click.echo("before:\n" + terminal(before))
-    cal, after, rules_file = calibrate_and_confirm(loaded, opts, before, out)
+    cal, after, rules_file, confirmed = calibrate_and_confirm(loaded, opts, before, out)
+    if cal is None:  # not at steady state: no fit, no rule set
+        if is_primary():
+            summary = out / "calibration.json"
+            write_public(summary, json.dumps({"fitted": False, "confirmed": False, "reason": confirmed,
+                                              "before": before.verdict}, indent=2) + "\n")
+            click.echo(f"calibrate: nothing fitted, no rule set written — the ladder is not at steady state: "
+                       f"{confirmed}")
+            click.echo("wrote " + ", ".join(str(p) for p in paths + [summary]), err=True)
+        return before.model_copy(update={"verdict": "inconclusive" if before.verdict == "pass" else before.verdict})
     if not is_primary():  # under torchrun: rank 0 reports
         return after
     paths += write_outputs(after, out / "after")
     summary = out / "calibration.json"
-    write_atomic(summary, cal.summary_json(rules_file, before.verdict, after.verdict))
+    write_public(summary, cal.summary_json(rules_file, before.verdict, after.verdict, confirmed))
+    state = ("confirmed: the ladder with it passes" if confirmed else
+             f"UNCONFIRMED: the confirming ladder was {after.verdict}, not pass")
     click.echo(f"calibrated {cal.ruleset}: hidden weight decay ∝ m^{cal.exponent:g} → m^{cal.fitted:.3f} "
                f"(mean slope {cal.slope:+.3f}; per kind " +
-               ", ".join(f"{k} {v:.2f}" for k, v in cal.per_kind.items()) + f"); wrote {rules_file}\n")
+               ", ".join(f"{k} {v:.2f}" for k, v in cal.per_kind.items()) + f"); {state}; wrote {rules_file}\n")
     click.echo("after (confirming run with the calibrated rule set):\n" + terminal(after), nl=False)
     click.echo("wrote " + ", ".join(str(p) for p in paths + [summary]), err=True)
     return after

@@ -96,10 +96,19 @@ def _fully_shard():
     return fully_shard
 
 
+def repeated_blocks(model) -> list:
+    """The transformer blocks: the children of the first ``nn.ModuleList`` in the model (the reference
+    decoder's ``blocks``; nanoGPT's ``transformer.h``; HF's ``model.layers``)."""
+    from torch import nn
+
+    blocks = next((m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m)), None)
+    return list(blocks) if blocks is not None else []
+
+
 def shard(model, d: Dist) -> None:
     """FSDP2: one unit per transformer block, the root holds embedding, final norm and readout."""
     fully_shard = _fully_shard()
-    for block in model.blocks:
+    for block in repeated_blocks(model):
         fully_shard(block, mesh=d.mesh)
     fully_shard(model, mesh=d.mesh)
 

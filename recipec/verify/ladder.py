@@ -67,12 +67,15 @@ def plan(loaded, size: str, widths: list[int], depth: int) -> list[Rung]:
     target = recipe.sizes.get(size)
     sizes = dict(recipe.sizes)
     names = []
+    heads = _fixed_heads(recipe, target)
     for w in widths:
         name = f"verify-w{w}"
         base = target.model if target is not None else SizeModel()
-        # keep the size's head_dim (or the proxy's), so heads grow with width
-        head_dim = None if base.heads is None and base.head_dim is None else _head_dim(recipe, target)
-        sizes[name] = Size(model=SizeModel(width=w, depth=depth, head_dim=head_dim))
+        if heads is not None:  # the size keeps the proxy's head count: head_dim grows with width, as it does there
+            sizes[name] = Size(model=SizeModel(width=w, depth=depth, heads=heads))
+        else:  # keep the size's head_dim (or the proxy's), so heads grow with width
+            head_dim = None if base.heads is None and base.head_dim is None else _head_dim(recipe, target)
+            sizes[name] = Size(model=SizeModel(width=w, depth=depth, head_dim=head_dim))
         names.append(name)
     ladder_recipe = recipe.model_copy(update={"sizes": sizes})
     rungs = []
@@ -85,6 +88,16 @@ def plan(loaded, size: str, widths: list[int], depth: int) -> list[Rung]:
                                 for d in e.diagnostics]) from None
         rungs.append(Rung(w, r))
     return rungs
+
+
+def _fixed_heads(recipe, target) -> int | None:
+    """The head count when the size keeps the proxy's heads and changes head_dim (so the rungs do too)."""
+    from recipec.shape import resolve_shape
+
+    if target is None or target.model.heads is None:
+        return None
+    proxy, size = resolve_shape(recipe.model), resolve_shape(recipe.model, target.model)
+    return size.heads if size.heads == proxy.heads and size.head_dim != proxy.head_dim else None
 
 
 def _head_dim(recipe, target) -> int:
@@ -136,7 +149,15 @@ ASSUMED_GPU_MFU = 0.3  # for time planning only; benchmarks/trainer_bench.py mea
 GPU_STEP_FLOOR_PER_LAYER_S = 0.0055
 # σ at a checkpoint: a few warm-started block-Krylov iterations per matrix; ~4 ms a matrix on that H100.
 GPU_SIGMA_SECONDS_PER_MATRIX = 0.004
-ASSUMED_CPU_FLOPS = 1e11  # rough fp32 throughput of a few cores, for time planning only
+ASSUMED_CPU_FLOPS = 1e10  # fp32 matmul rate when none was measured (verify measures it: run._cpu_flops)
+# A training step on a CPU reaches only part of the matmul rate (attention, norms, AdamW, autograd) and
+# pays a fixed cost per layer (kernel dispatch); σ's block Krylov iterations are small GEMMs and QRs.
+# Fitted on 2 shared cores (torch 2.13, widths 32-256, depth 2; benchmarks/RESULTS.md, "CPU time model").
+CPU_TRAIN_EFFICIENCY = 0.5
+CPU_STEP_OVERHEAD_PER_LAYER_S = 0.004
+CPU_SIGMA_ITERATIONS = 6  # average per matrix and checkpoint (warm-started; the first is cold)
+CPU_SIGMA_OVERHEAD_PER_ITERATION_S = 0.0004
+SIGMA_BLOCK = 16
 # Under bf16 autocast the reference model keeps its residual stream and norms in float32 and the linears
 # keep bf16 copies: ~1.5x the bf16 count of its activations (not measured on a GPU yet).
 AUTOCAST_HEADROOM = 1.5
@@ -151,15 +172,35 @@ class RungCost:
     seconds: float
 
 
+def _matrix_shapes(s, vocab_size: int) -> list[tuple[int, int]]:
+    q, kv = s.heads * s.head_dim, s.kv_heads * s.head_dim
+    block = [(s.width, q), (s.width, kv), (s.width, kv), (q, s.width), (s.width, s.ffn_hidden),
+             (s.width, s.ffn_hidden), (s.ffn_hidden, s.width)]
+    return block * s.depth + [(vocab_size, s.width)] * (1 if s.tied_embeddings else 2)
+
+
+def cpu_sigma_seconds(s, vocab_size: int, flops: float) -> float:
+    """One σ checkpoint on a CPU: every matrix, a few block Krylov iterations (two GEMMs with the
+    k-wide block, one with the 2k-wide basis, a QR and a small SVD)."""
+    total = 0.0
+    for m, n in _matrix_shapes(s, vocab_size):
+        k = max(1, min(SIGMA_BLOCK, min(m, n) // 2))
+        total += CPU_SIGMA_ITERATIONS * (8 * m * n * k / flops + CPU_SIGMA_OVERHEAD_PER_ITERATION_S)
+    return total
+
+
 def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int, on_gpu: bool,
-              peak_flops: float | None, checkpoints: int = 0) -> RungCost:
+              peak_flops: float | None, checkpoints: int = 0, cpu_flops: float | None = None,
+              cpu_step_overhead: float | None = None) -> RungCost:
     """Memory and time of a rung of the reference model.
 
     Memory follows ``recipec.estimate`` with eager kernels (checked against measured CPU peaks by
     ``benchmarks/estimate_memory.py``): float32 weights and AdamW moments, and the larger of the start of
     backward (kept activations, the loss's 12 bytes a logit, under autocast the linears' bf16 weight copies)
     and the optimizer step (gradients; on a CPU the multi-tensor AdamW's temporary of its largest group).
-    Time: the steps, at an assumed MFU or the launch floor on a GPU, plus σ at ``checkpoints`` + 1 points."""
+    Time: the steps, at an assumed MFU or the launch floor on a GPU, plus σ at ``checkpoints`` + 1 points;
+    on a CPU from ``cpu_flops`` (the matmul rate verify measures before planning) and ``cpu_step_overhead``
+    (the fixed cost of a step, measured on a few steps of the narrowest rung), else the constants above."""
     from recipec.estimate import Memory, final_norm_elements, layer_activation_elements
     from recipec.shape import Shape
 
@@ -182,7 +223,10 @@ def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int,
         matrices = s.depth * 7 + (1 if s.tied_embeddings else 2)  # q k v o gate up down; embedding, output
         sigma_seconds = (checkpoints + 1) * matrices * GPU_SIGMA_SECONDS_PER_MATRIX
     else:
-        step_seconds, sigma_seconds = flops / ASSUMED_CPU_FLOPS, 0.0
+        rate = cpu_flops or ASSUMED_CPU_FLOPS
+        overhead = CPU_STEP_OVERHEAD_PER_LAYER_S * s.depth if cpu_step_overhead is None else cpu_step_overhead
+        step_seconds = flops / (rate * CPU_TRAIN_EFFICIENCY) + overhead
+        sigma_seconds = (checkpoints + 1) * cpu_sigma_seconds(s, vocab_size, rate)
     return RungCost(width=s.width, params=n, memory_bytes=memory, flops_per_step=flops,
                     seconds=steps * step_seconds + sigma_seconds)
 
@@ -203,11 +247,14 @@ def plan_auto(loaded, size: str, depth: int, proxy_width: int, target_width: int
     """The widest doubling ladder from the proxy towards the target that fits memory and the time budget."""
     candidates = auto_widths(proxy_width, target_width, rungs=32)
     best = None
+    narrowest = None  # (widths, steps, seconds) of the two-rung ladder, for the refusal
     for top in range(2, len(candidates) + 1):
         widths = candidates[:top]
         rungs = plan(loaded, size, widths, depth)
         run_steps = choose_steps_and_compression(rungs, steps, compression)[0]
         costs = [cost(r, run_steps) for r in rungs]
+        if narrowest is None:
+            narrowest = (widths, run_steps, sum(c.seconds for c in costs))
         if any(c.memory_bytes > 0.9 * memory_limit for c in costs):
             break
         if budget_seconds is not None and sum(c.seconds for c in costs) > budget_seconds:
@@ -216,6 +263,11 @@ def plan_auto(loaded, size: str, depth: int, proxy_width: int, target_width: int
         if budget_seconds is None and len(widths) >= 4:
             break
     if best is None:
-        raise RecipecError(Diagnostic("no ladder of two widths fits the device memory and the budget; raise --budget, "
-                                      "lower --batch or --seq-len", path="--widths"))
+        need = ""
+        if narrowest is not None and budget_seconds is not None and narrowest[2] > budget_seconds:
+            need = (f" (widths {', '.join(map(str, narrowest[0]))} at {narrowest[1]} steps need about "
+                    f"{narrowest[2] / 60:.1f} min against a budget of {budget_seconds / 60:.1f}: --budget "
+                    f"{math.ceil(narrowest[2] / 60 * 1.2)} would fit them)")
+        raise RecipecError(Diagnostic("no ladder of two widths fits the device memory and the budget" + need +
+                                      "; raise --budget, lower --batch, --seq-len or --depth", path="--widths"))
     return best

@@ -4,6 +4,7 @@ a terminal table, a Markdown summary and an optional PNG plot. No torch here.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -46,6 +47,8 @@ class RungReport(_M):
     memory_estimate_bytes: float | None = None  # the planner's estimate (weights, grads, AdamW, activations)
     time_estimate_seconds: float | None = None  # the planner's estimate at an assumed throughput
     memory_peak_bytes: float | None = None  # measured on a GPU (torch.cuda.max_memory_allocated); None on a CPU
+    sigma_seconds: float | None = None  # of ``seconds``, the time spent estimating σ at the checkpoints
+    time_reestimate_seconds: float | None = None  # re-estimated from the rung's first timed steps
 
 
 class KindReport(_M):
@@ -72,6 +75,42 @@ class Tolerances(_M):
     ratio_low: float
     ratio_high: float
     plateau: float
+
+
+class CoordFit(_M):
+    step: int  # the forward before update number ``step`` (0: at init)
+    slope: float  # of log RMS against log width, over every (width, seed)
+    ci_low: float | None  # 95% confidence interval (None: too few points)
+    ci_high: float | None
+    rms: list[float]  # mean RMS over seeds, one per width
+
+
+class CoordKindReport(_M):
+    kind: str  # a parameter kind, or attn_logits
+    verdict: Literal["pass", "fail", "inconclusive"]
+    reasons: list[str]
+    series: dict[str, list[CoordFit]]  # "activation" (W·x) and "update" (ΔW·x) -> one fit per step
+    first_fail_step: int | None = None  # the earliest step a judged slope failed at (0: init or attention scale)
+
+
+class CoordReport(_M):
+    """``--coord-check``: RMS of activations and of ΔW·x per kind across widths in the first steps."""
+    model: str
+    widths: list[int]
+    head_dims: list[int]
+    depth: int
+    steps: int
+    seeds: int
+    batch: int
+    seq_len: int
+    slope_tolerance: float
+    max_ci: float
+    confidence: float
+    seconds: float
+    kinds: list[CoordKindReport]
+    verdict: Literal["pass", "fail", "inconclusive"]
+    reasons: list[str]
+    first_failing: list[str] = []  # the kinds that fail at the earliest step: where the bug most likely is
 
 
 class VerifyReport(_M):
@@ -102,6 +141,8 @@ class VerifyReport(_M):
     kinds: list[KindReport]
     verdict: Literal["pass", "fail", "inconclusive"]
     reasons: list[str]
+    model: str = "reference"  # the reference decoder, or the --model factory
+    coord: CoordReport | None = None  # the coord check run before the ladder (--coord-check also)
 
 
 def schema() -> dict:
@@ -110,6 +151,19 @@ def schema() -> dict:
     s = VerifyReport.model_json_schema()
     return {"$schema": SCHEMA_DIALECT, "$id": "https://recipec.dev/schemas/verify-report.schema.json",
             "title": "recipec verify report", **{k: v for k, v in s.items() if k != "title"}}
+
+
+def write_public(path, text: str | bytes) -> None:
+    """Write atomically, then give the file the permissions of any other output (0666 less the umask:
+    0644 under the usual 022), not the 0600 of the temporary file it was renamed from."""
+    import os
+
+    from recipec.io import write_atomic
+
+    write_atomic(path, text)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
 
 
 VERDICT_TEXT = {
@@ -137,7 +191,7 @@ def terminal(report: VerifyReport) -> str:
         f"verify {report.recipe_name} → {report.size}: widths {', '.join(map(str, report.widths))} at depth "
         f"{report.depth}, {report.steps} steps × {report.batch} × {report.seq_len} tokens on {report.device} "
         f"({report.dtype})",
-        f"rule sets: {', '.join(report.rulesets)}; data: {report.data}",
+        f"model: {report.model}; rule sets: {', '.join(report.rulesets)}; data: {report.data}",
         f"weight-decay time compression ×{c.factor:.4g} ({c.chosen}); slowest rung reaches "
         f"{c.timescales_reached:.2f} AdamW timescales" if c.timescales_reached is not None else
         f"weight-decay time compression ×{c.factor:.4g} ({c.chosen}); no weight decay on hidden matrices",
@@ -150,7 +204,69 @@ def terminal(report: VerifyReport) -> str:
     for rung in report.rungs:
         if rung.diverged:
             out.append(f"  - width {rung.width}: {rung.diverged}")
+    if report.coord is not None:
+        out += ["", coord_terminal(report.coord).rstrip("\n")]
     return "\n".join(out) + "\n"
+
+
+COORD_VERDICT_TEXT = {
+    "pass": "PASS — activations and updates keep their size across widths",
+    "fail": "FAIL — a kind's activations or updates scale with width",
+    "inconclusive": "INCONCLUSIVE — a slope outside tolerance within its confidence interval",
+}
+
+
+def _worst(k: CoordKindReport, quantity: str) -> str:
+    fits = [f for f in k.series.get(quantity, []) if not (quantity == "update" and f.step < 2)]
+    if not fits:
+        return "-"
+    f = max(fits, key=lambda f: abs(f.slope))
+    return f"{f.slope:+.2f} @{f.step}"
+
+
+def coord_table(c: CoordReport) -> list[list[str]]:
+    rows = []
+    for k in c.kinds:
+        act = k.series.get("activation", [])
+        rows.append([k.kind, f"{act[0].slope:+.2f}" if act else "-", _worst(k, "activation"), _worst(k, "update"),
+                     k.verdict])
+    return rows
+
+
+def coord_terminal(c: CoordReport) -> str:
+    head = ["kind", "act@0", "act worst", "ΔW·x worst", "verdict"]
+    rows = coord_table(c)
+    widths = [max(len(r[i]) for r in rows + [head]) + 2 for i in range(len(head))]
+    lines = [f"coord check ({c.model}): widths {', '.join(map(str, c.widths))}, {c.steps} steps, {c.seeds} seeds, "
+             f"{c.batch} × {c.seq_len} tokens, {c.seconds:.1f} s; slope of log RMS vs log width, tolerance "
+             f"±{c.slope_tolerance:g}",
+             "".join(h.ljust(w) for h, w in zip(head, widths))]
+    lines += ["".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+    lines.append(f"coord verdict: {COORD_VERDICT_TEXT[c.verdict]}")
+    lines += [f"  - {r}" for r in c.reasons]
+    return "\n".join(lines) + "\n"
+
+
+def coord_markdown(c: CoordReport, heading: str = "##") -> str:
+    lines = [f"{heading} Coord check: {COORD_VERDICT_TEXT[c.verdict]}", ""]
+    lines += [f"- {r}" for r in c.reasons]
+    lines += [
+        "",
+        f"Model {c.model}; widths {', '.join(map(str, c.widths))} (head_dim {', '.join(map(str, c.head_dims))}) at "
+        f"depth {c.depth}; {c.steps} steps of {c.batch} × {c.seq_len} tokens at the resolved LRs (constant), "
+        f"{c.seeds} seeds; {c.seconds:.1f} s.",
+        "",
+        f"Per kind and step, the slope of log RMS against log width over every (width, seed) with a "
+        f"{c.confidence:.0%} confidence interval; muP keeps activations (W·x, at every step) and the update's "
+        f"contribution (ΔW·x, from step 2) flat: |slope| ≤ {c.slope_tolerance:g} (readout and attention logits: "
+        "activation slope ≤ tolerance, they may vanish at init). A kind fails when a whole interval lies outside "
+        "the band or its attention scale is not the resolved one.",
+        "",
+        "| kind | activation slope at init | worst activation slope (step) | worst ΔW·x slope (step) | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in coord_table(c)]
+    return "\n".join(lines) + "\n"
 
 
 def markdown(report: VerifyReport) -> str:
@@ -169,6 +285,7 @@ def markdown(report: VerifyReport) -> str:
         f"(reference {report.reference_width}) at depth {report.depth}; {report.steps} steps of "
         f"{report.batch} × {report.seq_len} tokens"
         f"{f' in {report.micro_batches} micro batches' if report.micro_batches > 1 else ''}; {report.schedule}; "
+        f"model {report.model}; "
         f"seed {report.seed}; {report.device}, "
         f"{report.dtype}. Data: {report.data} (sha256 `{report.data_sha256[:12]}`).",
         "",
@@ -201,29 +318,42 @@ def markdown(report: VerifyReport) -> str:
     lines.append("")
     lines.append("Embedding and output matrices are reported for information; the verdict judges the "
                  "matrix-like kinds (q, k, v, o, MLP in/out), which the width rule is about.")
+    if report.coord is not None:
+        lines += ["", coord_markdown(report.coord).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
-def plot(report: VerifyReport, path) -> bool:
-    """Write a PNG (σ against width per kind, loss against step per rung); False without matplotlib."""
+def _pyplot():
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return False
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        return None
+    return plt
+
+
+def _legend_right(ax, **kw) -> None:
+    """A legend outside the axes, to their right: it never covers the data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=7,
+                  frameon=False, **kw)
+
+
+def _sigma_panels(report: VerifyReport, axes) -> None:
+    ax1, ax2 = axes[0]
     for k in report.kinds:
         ax1.plot(report.widths, k.sigma, marker="o", linestyle="-" if k.judged else ":",
                  label=f"{k.kind} ({k.slope:+.2f})")
     ax1.set_xscale("log", base=2)
     ax1.set_yscale("log")
     ax1.set_xlabel("width")
-    ax1.set_ylabel("top singular value σ (mean over layers)")
-    ax1.set_title(f"σ vs width — {report.verdict}")
+    ax1.set_ylabel("top σ (mean over layers, late steps)")
+    ax1.set_title(f"σ vs width — {report.verdict}", fontsize=9)
     if report.kinds:
-        ax1.legend(fontsize=7)
+        _legend_right(ax1, title="kind (slope)")
     else:
         ax1.text(0.5, 0.5, "no σ table: a rung diverged", ha="center", transform=ax1.transAxes)
     for r in report.rungs:
@@ -232,10 +362,96 @@ def plot(report: VerifyReport, path) -> bool:
             ax2.plot(steps, losses, label=f"width {r.width}")
     ax2.set_xlabel("step")
     ax2.set_ylabel("training loss")
-    if any(r.loss_curve for r in report.rungs):
-        ax2.legend(fontsize=7)
-    fig.suptitle(f"recipec verify: {report.recipe_name} → {report.size}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    _legend_right(ax2)
+    kinds = [k.kind for k in report.kinds] or sorted({k for r in report.rungs for k in r.sigma_curve})
+    flat_axes = [ax for row in axes[1:] for ax in row]
+    for ax, kind in zip(flat_axes, kinds):
+        for r in report.rungs:
+            if kind in r.sigma_curve:
+                steps, values = zip(*r.sigma_curve[kind])
+                ax.plot(steps, values, label=f"width {r.width}")
+        verdict = next((k.verdict for k in report.kinds if k.kind == kind), "")
+        ax.set_title(f"σ of {kind} against step — {verdict}", fontsize=9)
+        ax.set_xlabel("step")
+        ax.set_ylabel("top σ")
+        ax.axvspan(0.6 * report.steps, report.steps, color="0.92", zorder=0)  # the plateau window
+        _legend_right(ax)
+    for ax in flat_axes[len(kinds):]:
+        ax.set_visible(False)
+
+
+def _coord_panels(c: CoordReport, axes, plt) -> None:
+    """microsoft/mup's coord-check picture: width on x, RMS on y, one line per step; per kind, activations
+    (top row) and the update's contribution ΔW·x (bottom row)."""
+    cmap = plt.get_cmap("viridis")
+    for col, k in enumerate(c.kinds):
+        for row, quantity in enumerate(("activation", "update")):
+            ax = axes[row][col]
+            fits = k.series.get(quantity, [])
+            for f in fits:
+                if quantity == "update" and f.step == 0:
+                    continue
+                ax.plot(c.widths, f.rms, marker=".", color=cmap(f.step / max(c.steps, 1)), linewidth=1,
+                        label=f"step {f.step}")
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            name = "W·x" if quantity == "activation" else "ΔW·x"
+            ax.set_title(f"{k.kind} {name} — {k.verdict}" if row == 0 else f"{k.kind} {name}", fontsize=8)
+            ax.tick_params(labelsize=6)
+            if col == 0:
+                ax.set_ylabel(f"RMS of {name}", fontsize=7)
+            if row == 1:
+                ax.set_xlabel("width", fontsize=7)
+            if not fits:
+                ax.set_visible(False)
+    if c.kinds:
+        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, c.steps))
+        plt.colorbar(sm, ax=[a for row in axes for a in row], label="step", fraction=0.015, pad=0.01)
+
+
+def _save(fig, path, plt) -> None:
+    fig.savefig(path, dpi=90, metadata={"Software": None})  # no bbox "tight": it renders twice (2 s more)
     plt.close(fig)
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+def plot(report: VerifyReport, path) -> bool:
+    """Write a PNG: σ against width per kind and loss against step; a σ-against-step panel per kind (the
+    plateau window shaded); with a coord check, its panels below. False without matplotlib."""
+    plt = _pyplot()
+    if plt is None:
+        return False
+    n_kinds = len(report.kinds) or len({k for r in report.rungs for k in r.sigma_curve})
+    sigma_rows = 1 + math.ceil(n_kinds / 2)
+    fig = plt.figure(figsize=(13, 3.4 * sigma_rows + (6.5 if report.coord else 0)))
+    outer = fig.add_gridspec(2 if report.coord else 1, 1, height_ratios=[3.4 * sigma_rows, 6.5] if report.coord
+                             else None, hspace=0.25, left=0.06, right=0.88, top=0.95, bottom=0.05)
+    top = outer[0].subgridspec(sigma_rows, 2, hspace=0.6, wspace=0.45)
+    axes = [[fig.add_subplot(top[r, c]) for c in range(2)] for r in range(sigma_rows)]
+    _sigma_panels(report, axes)
+    if report.coord is not None and report.coord.kinds:
+        n = len(report.coord.kinds)
+        bottom = outer[1].subgridspec(2, n, hspace=0.5, wspace=0.4)
+        caxes = [[fig.add_subplot(bottom[r, c]) for c in range(n)] for r in range(2)]
+        _coord_panels(report.coord, caxes, plt)
+    fig.suptitle(f"recipec verify: {report.recipe_name} → {report.size} ({report.model})")
+    _save(fig, path, plt)
+    return True
+
+
+def plot_coord(c: CoordReport, path, title: str = "") -> bool:
+    """The coord check's PNG alone (``--coord-check``). False without matplotlib."""
+    plt = _pyplot()
+    if plt is None:
+        return False
+    n = max(1, len(c.kinds))
+    fig, axes = plt.subplots(2, n, figsize=(2.3 * n + 1.5, 5.2), squeeze=False)
+    fig.subplots_adjust(left=0.06, right=0.9, wspace=0.45, hspace=0.45, top=0.86)
+    _coord_panels(c, axes, plt)
+    fig.suptitle(title or f"coord check: {c.model} — {c.verdict}")
+    _save(fig, path, plt)
     return True

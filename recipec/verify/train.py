@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from recipec.recipe import PARAM_CLASSES
 from recipec.verify.data import Batches
 from recipec.verify.distributed import Dist, full_matrix, shard
-from recipec.verify.model import Decoder, ModelConfig, classify, layer_of
+from recipec.verify.factory import ModelSource, layer_index
+from recipec.verify.model import ModelConfig, classify
 from recipec.verify.report import ClassHyper, RungReport
 from recipec.verify.sigma import top_singular_value
 
@@ -39,6 +40,9 @@ class RunSettings:
     progress: bool = True
     compile: bool = False  # torch.compile the model's forward (and backward) graph
     micro_batches: int = 1  # slices of the global batch per step (gradient accumulation); a multiple of world
+    source: ModelSource = None  # the model to train (None: the reference decoder)
+    reporter: object = None  # progress events (recipec.verify.progress.Progress); None: a plain bar
+    timed_steps: int = 4  # steps after the first whose time re-estimates the rung (reporter.measured)
 
 
 def model_config(resolved, vocab_size: int, seq_len: int, norm_eps: float, rope_theta: float) -> ModelConfig:
@@ -67,7 +71,7 @@ def class_hyper(resolved, compression: float) -> dict[str, ClassHyper]:
     return out
 
 
-def param_groups(model: Decoder, hyper: dict[str, ClassHyper], betas, resolved=None) -> list[dict]:
+def param_groups(model, hyper: dict[str, ClassHyper], betas, resolved=None) -> list[dict]:
     """One AdamW group per class; with ``resolved``, a matrix kind whose numbers differ from its class's
     (``Resolved.kinds``) gets its own group, as the compiled configs give it (λ × the class's compression)."""
     members: dict[str, list] = {}
@@ -133,13 +137,14 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
     torch.manual_seed(settings.seed)
     if device.type == "cuda":  # this rung's own peak (the planner's memory estimate is checked against it)
         torch.cuda.reset_peak_memory_stats(device)
-    model = Decoder(cfg).to(device)
+    hyper = class_hyper(resolved, settings.compression)
+    built = (settings.source or ModelSource()).build(resolved, cfg, hyper, settings.compression, device)
+    model, kind_of = built.module, built.kinds
     if dist is not None:
         shard(model, dist)  # every rank built the same init from the same seed; keep its own shards
     forward = torch.compile(model) if settings.compile else model
-    hyper = class_hyper(resolved, settings.compression)
     opt_kwargs = {"fused": True} if device.type == "cuda" else {"foreach": True}
-    optimizer = torch.optim.AdamW(param_groups(model, hyper, resolved.optimizer.betas, resolved), **opt_kwargs)
+    optimizer = torch.optim.AdamW(built.groups, **opt_kwargs)
     warm = max(1, settings.warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
     batches = Batches(corpus, settings.batch, settings.seq_len, settings.seed)
@@ -147,7 +152,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
     clip = resolved.optimizer.grad_clip
     z_loss = resolved.optimizer.z_loss
 
-    matrices = [(n, p) for n, p in model.named_parameters() if p.ndim == 2]
+    matrices = [(n, p) for n, p in model.named_parameters() if p.ndim == 2 and n in kind_of]
     params = list(model.parameters())
     warm_blocks: dict[str, torch.Tensor] = {}
     sigma_curve: dict[str, list[tuple[int, float]]] = {}
@@ -200,7 +205,7 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
         for (name, p), (sigma, its, converged) in zip(matrices, estimates()):
             iterations += its
             unconverged += 0 if converged else 1
-            by_kind.setdefault(classify(name, p)[1], []).append((layer_of(name), sigma))
+            by_kind.setdefault(kind_of[name], []).append((layer_index(name), sigma))
         for kind, values in by_kind.items():
             sigmas = [v for _, v in values]
             sigma_curve.setdefault(kind, []).append((step, sum(sigmas) / len(sigmas)))
@@ -212,8 +217,14 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
             else:
                 per_layer[kind] = sigmas
 
+    reporter = settings.reporter if settings.progress else None
+    sigma_started = time.perf_counter()
     measure(0)
+    sigma_seconds = time.perf_counter() - sigma_started  # a cold start: later checkpoints are warm-started
+    sigma_total = sigma_seconds
     tick = time.perf_counter()
+    timing = (1, min(settings.steps, 1 + settings.timed_steps))  # (after step, until step): step 1 warms up
+    timing_started = reestimate = None
     for step in range(1, settings.steps + 1):
         rows = batches.next()
         if dist is not None:
@@ -241,6 +252,17 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
             clip_gradients(params, clip, dist)
         optimizer.step()
         scheduler.step()
+        if step in timing and timing[1] > timing[0]:  # re-estimate the rung from its first timed steps
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if step == timing[0]:
+                timing_started = time.perf_counter()
+            elif timing_started is not None:
+                per_step = (time.perf_counter() - timing_started) / (timing[1] - timing[0])
+                # warm-started σ costs about half the cold one at step 0
+                reestimate = per_step * settings.steps + sigma_seconds * (1 + 0.5 * len(checkpoints))
+                if reporter is not None:
+                    reporter.measured(label, per_step, sigma_seconds, reestimate)
         if step in checkpoints:
             if dist is not None:  # the global mean: the mean of the ranks' means over equal shares
                 dist.all_sum(loss_sum)
@@ -257,15 +279,19 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
             elif step > warm and mean_loss > 1.5 * first_loss:
                 diverged = f"loss rose from {first_loss:.3f} to {mean_loss:.3f} by step {step} (diverged)"
             if diverged is None:
+                sigma_started = time.perf_counter()
                 measure(step)
+                sigma_total += time.perf_counter() - sigma_started
                 if any(not math.isfinite(c[-1][1]) for c in sigma_curve.values()):
                     diverged = f"a top singular value became non-finite by step {step}"
-            if settings.progress:
+            if reporter is not None:
+                reporter.checkpoint(label, step, settings.steps, mean_loss, time.perf_counter() - started)
+            elif settings.progress:
                 _progress(label, step, settings.steps, mean_loss)
             if diverged is not None:
                 break
             tick = time.perf_counter()
-    if settings.progress:
+    if settings.progress and reporter is None:
         sys.stderr.write("\n")
     timed = segments[1:] if len(segments) > 1 else segments  # the first segment warms up kernels and caches
     seconds = sum(t for _, t in timed)
@@ -290,6 +316,8 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
         estimator_unconverged=unconverged,
         diverged=diverged,
         seconds=time.perf_counter() - started,
+        sigma_seconds=sigma_total,
+        time_reestimate_seconds=reestimate,
         tokens_per_second=tps,
         mfu=(tps * flops_tok / (peak * world)) if peak else None,
         memory_peak_bytes=float(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None,

@@ -8,8 +8,9 @@ and every ratio lies within [low, high]. The overall verdict is
 * ``fail``         — a rung diverged (NaN/inf or a loss blow-up), or a judged kind is out of tolerance
                      while every rung is at steady state, or a rung's ratio is outside the band and its
                      trend over the last 40% of the run points further out (it will not come back);
-* ``inconclusive`` — no judged kind failed, but some had not plateaued at the end of some rung (not at
-                     steady state);
+* ``inconclusive`` — the run is too short for its AdamW timescale (``run.too_short``: never a pass or a
+                     fail, whatever σ does), or no judged kind failed but some had not plateaued at the
+                     end of some rung (not at steady state);
 * ``pass``         — every judged kind is within tolerance at steady state.
 """
 
@@ -96,9 +97,11 @@ def ratio_not_returning(curve: list[tuple[int, float]], reference: list[tuple[in
 
 
 def judge_kind(kind: str, widths: list[int], sigma: list[float], flat: list[bool], ref_index: int,
-               tol: Tolerance, not_returning: list[bool] | None = None) -> KindVerdict:
+               tol: Tolerance, not_returning: list[bool] | None = None, too_short: str | None = None) -> KindVerdict:
     """``not_returning[i]``: rung i's ratio is out of the band and not coming back (``ratio_not_returning``);
-    such a rung fails the kind even before steady state."""
+    such a rung fails the kind even before steady state. ``too_short``: why the run is too short for its
+    timescale — then a judged kind is inconclusive whatever its σ (the provisional verdict says which way
+    it leans)."""
     judged = kind in JUDGED_KINDS
     ratio = [s / sigma[ref_index] for s in sigma]
     slope = loglog_slope(widths, sigma)
@@ -114,6 +117,9 @@ def judge_kind(kind: str, widths: list[int], sigma: list[float], flat: list[bool
             if away and not tol.ratio_low <= r <= tol.ratio_high]
     if not judged:
         verdict = "info"
+    elif too_short:
+        verdict = "inconclusive"
+        reasons.append("run too short for its timescale")
     elif not_flat and gone:  # out of the band and not coming back: steady state would not rescue it
         verdict = "fail"
         reasons.append("not at steady state at width " + ", ".join(map(str, not_flat)) + ", but the ratio at width "
@@ -127,9 +133,14 @@ def judge_kind(kind: str, widths: list[int], sigma: list[float], flat: list[bool
                        provisional if verdict == "inconclusive" else "")
 
 
-def overall(kinds: list[KindVerdict], divergences: list[str]) -> tuple[str, list[str]]:
+def overall(kinds: list[KindVerdict], divergences: list[str], too_short: str | None = None) -> tuple[str, list[str]]:
     if divergences:
         return "fail", list(divergences)
+    if too_short:  # never pass or fail: say which way the σ so far leans
+        judged = [k for k in kinds if k.judged]
+        leaning = "fail" if any(k.provisional == "fail" for k in judged) else "pass"
+        return "inconclusive", [too_short, f"provisionally {leaning}: the σ measured so far is "
+                                f"{'out of' if leaning == 'fail' else 'within'} tolerance"]
     judged = [k for k in kinds if k.judged]
     failed = [k for k in judged if k.verdict == "fail"]
     pending = [k for k in judged if k.verdict == "inconclusive"]

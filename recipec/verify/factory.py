@@ -1,0 +1,203 @@
+"""The model a rung trains: recipec's reference decoder, or the user's own (``--model``).
+
+The user's model comes from a *factory*, named ``package.module:callable`` (imported) or
+``path/to/file.py:callable`` (loaded from the file, its folder put on ``sys.path`` as for a script, so it
+can import its siblings). The protocol:
+
+* the factory is called once per rung with one argument, a :class:`RungSpec`: the rung's resolved
+  shape (width, depth, heads, kv_heads, head_dim, ffn_hidden, vocab_size, seq_len, tied_embeddings, norm,
+  norm_eps, qk_norm, bias, rope_theta), its forward multipliers (``output_multiplier``,
+  ``embedding_multiplier``, ``residual_multiplier``, ``attn_logit_scale``), the init std of every matrix
+  kind (``init_std["q"]``, …, ``init_std["output"]``), the width ratio to the proxy (``width_mult``) and
+  the whole :class:`recipec.resolved.Resolved` (``resolved``) for anything else;
+* it returns a ``torch.nn.Module`` whose ``forward(tokens)`` maps a ``(batch, seq)`` LongTensor of token
+  ids to ``(batch, seq, vocab_size)`` logits, already initialised, applying the multipliers itself —
+  that is the code under test, so recipec never re-initialises it or patches its forward;
+* the parameter kinds come from ``recipec.torch.classify_kinds`` (by the model's structure: module
+  names, ``nn.Embedding``, the declared readout), refined by ``--kind-map REGEX=KIND`` on the command
+  line or a ``recipec_kind_map`` dict attribute on the returned module (the same ``overrides``);
+* the AdamW groups are ``recipec.torch.param_groups(model, resolved)`` — one per kind, LR, coupled
+  weight decay (× the run's time compression) and eps as the recipe resolves them for that kind.
+
+Under torchrun the model is sharded with FSDP2: one unit per child of the first ``nn.ModuleList`` (the
+repeated blocks), then the root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from recipec.diagnostics import Diagnostic, RecipecError
+from recipec.kinds import KIND_CLASS, KINDS
+
+MATRIX_KINDS = tuple(k for k in KINDS if KIND_CLASS[k] != "vector")
+
+
+@dataclass(frozen=True)
+class RungSpec:
+    """What a ``--model`` factory receives: one rung's resolved shape, multipliers and init."""
+
+    width: int
+    depth: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    ffn_hidden: int
+    vocab_size: int
+    seq_len: int
+    tied_embeddings: bool
+    norm: str
+    norm_eps: float
+    qk_norm: bool
+    bias: bool
+    rope_theta: float
+    output_multiplier: float
+    embedding_multiplier: float
+    residual_multiplier: float
+    attn_logit_scale: float
+    init_std: dict[str, float]  # matrix kind -> std of its normal init
+    width_mult: float  # m = width / the proxy's width
+    proxy_width: int
+    proxy_head_dim: int
+    base_init_std: float | None  # the hidden init std at the proxy (the recipe's init.std)
+    resolved: Any = field(repr=False, compare=False, default=None)
+
+
+def rung_spec(resolved, cfg) -> RungSpec:
+    """The spec of a rung from its Resolved and the reference model's config (the same numbers)."""
+    values = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "init_std"}
+    std = {k: resolved.kind_coupled(k).init_std for k in MATRIX_KINDS}
+    proxy = resolved.proxy_shape
+    base = resolved.classes["hidden"].init_std
+    base_std = None if base is None else base.proxy
+    return RungSpec(**values, init_std=std, width_mult=cfg.width / proxy.width, proxy_width=proxy.width,
+                    proxy_head_dim=proxy.head_dim, base_init_std=base_std, resolved=resolved)
+
+
+def load_factory(text: str) -> Callable:
+    """``module:callable`` or ``path/file.py:callable`` → the callable; a located error otherwise."""
+    where, sep, attr = text.rpartition(":")
+    if not sep or not where or not attr:
+        raise RecipecError(Diagnostic(f"expected MODULE:CALLABLE or path/to/file.py:CALLABLE (got {text!r})",
+                                      path="--model"))
+    try:
+        if where.endswith(".py") or "/" in where or Path(where).is_file():
+            path = Path(where)
+            if not path.is_file():
+                raise RecipecError(Diagnostic(f"no such file: {where}", path="--model"))
+            name = f"recipec_user_model_{abs(hash(str(path.resolve())))}"
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # dataclasses and pickling look modules up by name
+            folder = str(path.resolve().parent)
+            if folder not in sys.path:  # as when the file runs as a script: its siblings import
+                sys.path.insert(0, folder)
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except RecipecError:
+        raise
+    except Exception as e:  # the user's code: say what failed, where
+        raise RecipecError(Diagnostic(f"importing {where} failed: {type(e).__name__}: {e}", path="--model")) from e
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise RecipecError(Diagnostic(f"{where} has no callable {attr!r}", path="--model"))
+    return factory
+
+
+def parse_kind_map(items) -> dict[str, str]:
+    """``REGEX=KIND`` strings (``--kind-map``) → overrides for ``recipec.torch.classify_kinds``."""
+    out = {}
+    for item in items or ():
+        pattern, sep, kind = item.rpartition("=")
+        if not sep or not pattern:
+            raise RecipecError(Diagnostic(f"expected REGEX=KIND (got {item!r})", path="--kind-map"))
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise RecipecError(Diagnostic(f"{pattern!r} is not a regular expression: {e}", path="--kind-map")) from None
+        if kind not in KINDS and kind not in ("hidden", "embedding", "output", "vector"):
+            raise RecipecError(Diagnostic(f"{kind!r} is not a kind ({', '.join(KINDS)}) or a class",
+                                          path="--kind-map"))
+        out[pattern] = kind
+    return out
+
+
+@dataclass
+class Built:
+    """A rung's model, ready to train: the module, the kind of every parameter, its AdamW groups."""
+
+    module: Any
+    kinds: dict[str, str]  # parameter name -> kind (or a class for an undocumented matrix)
+    make_groups: Callable[[], list[dict]]  # call after any sharding: fully_shard replaces the parameters
+    description: str
+
+    @property
+    def groups(self) -> list[dict]:
+        return self.make_groups()
+
+
+def layer_index(name: str) -> int | None:
+    """The repeated block a parameter belongs to: the first integer in its dotted path."""
+    return next((int(p) for p in name.split(".") if p.isdigit()), None)
+
+
+@dataclass
+class ModelSource:
+    """Where a rung's model comes from. ``factory`` None: the reference decoder."""
+
+    factory: Callable | None = None
+    name: str = "reference"  # the --model text, for the report
+    kind_map: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_reference(self) -> bool:
+        return self.factory is None
+
+    def build(self, resolved, cfg, hyper, compression: float, device) -> Built:
+        import torch
+
+        from recipec.verify.model import Decoder, classify
+        from recipec.verify.train import param_groups
+
+        if self.factory is None:
+            model = Decoder(cfg).to(device)
+            kinds = {n: classify(n, p)[1] for n, p in model.named_parameters()}
+            return Built(model, kinds, lambda: param_groups(model, hyper, resolved.optimizer.betas, resolved),
+                         "reference LLaMA-style decoder (recipec.verify.model)")
+        from recipec.torch import UnclassifiedParameterError, classify_kinds
+        from recipec.torch import param_groups as kind_groups
+
+        spec = rung_spec(resolved, cfg)
+        try:
+            model = self.factory(spec)
+        except Exception as e:
+            raise RecipecError(Diagnostic(f"{self.name}: the factory failed at width {cfg.width}: "
+                                          f"{type(e).__name__}: {e}", path="--model")) from e
+        if not isinstance(model, torch.nn.Module):
+            raise RecipecError(Diagnostic(f"{self.name}: the factory returned {type(model).__name__}, not a "
+                                          "torch.nn.Module", path="--model"))
+        overrides = {**dict(getattr(model, "recipec_kind_map", None) or {}), **self.kind_map}
+        model = model.to(device)
+        try:
+            kinds = classify_kinds(model, overrides)
+            kind_groups(model, resolved, overrides=overrides)  # fail here, before any training, if it cannot
+        except (UnclassifiedParameterError, ValueError) as e:
+            raise RecipecError(Diagnostic(f"{self.name}: {e}", path="--kind-map")) from None
+
+        def make_groups() -> list[dict]:
+            groups = kind_groups(model, resolved, overrides=overrides)
+            for g in groups:  # the run's time compression, as for the reference model
+                g["weight_decay"] *= compression
+                for key in ("param_names", "lowered", "cls"):
+                    g.pop(key, None)
+            return groups
+
+        return Built(model, kinds, make_groups, f"user model {self.name}")
