@@ -43,7 +43,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from recipec.kinds import KIND_CLASS, KINDS, MULTIPLIER_OF, REPRESENTATIVE
+from recipec.kinds import KIND_CLASS, KINDS, MULTIPLIER_OF
 
 CLASSES = ("hidden", "embedding", "output", "vector")
 
@@ -309,5 +309,5 @@ def kind_counts(model: nn.Module, overrides: Mapping[str, str] | None = None) ->
 
 
 __all__ = ["classify", "classify_kinds", "param_groups", "init_std", "class_counts", "kind_counts",
-           "UnclassifiedParameterError", "KindGuessWarning", "READOUT_NAMES", "HIDDEN_NAMES", "REPRESENTATIVE",
+           "UnclassifiedParameterError", "KindGuessWarning", "READOUT_NAMES", "HIDDEN_NAMES",
            "BRANCH_OUT"]

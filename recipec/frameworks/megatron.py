@@ -64,9 +64,9 @@ KIND_RULES: tuple[tuple[str, str], ...] = (
 )
 # The one tensor holding several kinds: its rows, per query group, in this order (attention.py:1828-1890).
 QKV_FUSED = ("q", "k", "v")
-# The residual-branch outputs (the residual multiplier is lowered into their weights): added to the residual
-# stream by the block's bias-dropout-add (core/fusions/fused_bias_dropout.py:11-58).
-BRANCH_OUT = ("o", "mlp_out")
+# The residual-branch outputs (recipec.kinds.BRANCH_OUT: o and mlp_out, where the residual multiplier is
+# lowered) are linear_proj and linear_fc2, added to the residual stream by the block's bias-dropout-add
+# (core/fusions/fused_bias_dropout.py:11-58).
 # The matrices megatron_pretrain.py re-initialises after megatron-core has built the model (the embedding
 # keeps megatron-core's own init, given by --embedding-init-method-std: a tied embedding is synchronised
 # across pipeline stages inside GPTModel.__init__, language_module.py:305-308).

@@ -99,23 +99,13 @@ def _multiplier_value(resolved, name: str) -> float:
     return float(getattr(resolved.multipliers, name).value)
 
 
-def _gap_names(gaps) -> set[str]:
-    """Which multipliers the gaps list says are not applied."""
-    names = set()
-    for g in gaps:
-        for m in ("output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale"):
-            if g.note.startswith(m):
-                names.add(m)
-    return names
-
-
 def compare(resolved, observation: Observation) -> Report:
     """Check every observed parameter against the resolved recipe (see the module docstring)."""
     from recipec.kinds import present
-    from recipec.render.gaps import gaps as target_gaps
+    from recipec.render.gaps import MULTIPLIER_GAPS, gaps as target_gaps
 
     gaps = target_gaps(observation.target, resolved)
-    gap_multipliers = _gap_names(gaps)
+    gap_multipliers = {MULTIPLIER_GAPS[g.key] for g in gaps if g.key in MULTIPLIER_GAPS}
     value_gaps = {(g.kind, what): g.note for g in gaps if g.kind is not None for what in g.checks}
     tied = resolved.shape.tied_embeddings
     s = resolved.schedule
@@ -172,15 +162,12 @@ def compare(resolved, observation: Observation) -> Report:
     kinds_seen = {r.kind for r in observation.rows} | {k for r in observation.rows for k in r.fused}
     missing = tuple(k for k in present(resolved.shape) if k not in kinds_seen
                     and not (k in ("q", "k", "v") and kinds_seen & {"q", "k", "v"})
-                    and not _known_absent(observation.target, k, resolved))
+                    and not _known_absent(k, {g.key for g in gaps}))
     return Report(target=observation.target, observation=observation, rows=tuple(reports), globals=tuple(globals_),
                   gaps=tuple(g.note for g in gaps), missing_kinds=missing)
 
 
-def _known_absent(target: str, kind: str, resolved) -> bool:
-    """Kinds a target's model lacks by a documented gap (HF Llama has no qk-norm)."""
-    from recipec.render.gaps import gaps as target_gaps
-
-    keys = {g.key for g in target_gaps(target, resolved)}
+def _known_absent(kind: str, keys: set[str]) -> bool:
+    """Kinds a target's model lacks by a documented gap (``keys``: its gaps' keys; HF Llama has no qk-norm)."""
     return (kind == "qk_norm" and "qk_norm" in keys) or (kind == "bias" and "bias" in keys) or \
         (kind in ("norm", "final_norm", "qk_norm") and "norm" in keys)

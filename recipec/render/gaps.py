@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from recipec.render.classes import CLASS_ORDER, default_attn_scale, fmt, is_one
 
 
+# Gaps that leave a forward multiplier unapplied, by key (what `recipec inspect` lists instead of a difference).
+MULTIPLIER_GAPS: dict[str, str] = {"tied_emb": "embedding_multiplier", "emb": "embedding_multiplier",
+                                   "tied_out": "output_multiplier", "attn": "attn_logit_scale"}
+
+
 @dataclass(frozen=True)
 class Gap:
     key: str  # stable per target: lint reports a key once and anchors it in the recipe by key

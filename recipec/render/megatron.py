@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 
 from recipec.frameworks import megatron as mf
-from recipec.kinds import KINDS
+from recipec.kinds import BRANCH_OUT, KINDS
 from recipec.render import LaunchCommand, RenderContext, RenderedFile, TargetOutput
 from recipec.render.classes import fmt, is_one
 from recipec.render.gaps import gaps
@@ -101,7 +101,7 @@ def plan(ctx: RenderContext) -> Plan:
 
     def lowered(kind: str):
         v = r.kind_coupled(kind)
-        c = res if kind in mf.BRANCH_OUT and not is_one(res) else 1.0
+        c = res if kind in BRANCH_OUT and not is_one(res) else 1.0
         if c == 1.0:
             return v.lr, v.weight_decay, v.eps, v.init_std, c
         return (clean(v.lr * c), clean(v.weight_decay / c), clean(v.eps / c),
