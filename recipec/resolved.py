@@ -102,6 +102,8 @@ class ShapeInfo(_Frozen):
     norm: str
     qk_norm: bool
     bias: bool
+    norm_eps: float  # the recipe's model.norm_eps (the same at every size)
+    rope_theta: float  # the recipe's model.rope_theta (the same at every size)
 
 
 class RuleSetInfo(_Frozen):

@@ -436,8 +436,8 @@ def resolve(recipe: Recipe, size: str | None = None, *, file: str = "<recipe>", 
                                    citation=rs.spec.source.citation, url=rs.spec.source.url,
                                    params=dict(rs.params)) for rs in sets),
         ratios=ratios,
-        proxy_shape=_shape_info(proxy_shape),
-        shape=_shape_info(shape),
+        proxy_shape=_shape_info(proxy_shape, recipe),
+        shape=_shape_info(shape, recipe),
         optimizer=OptimizerInfo(name=r.optimizer.name, wd_convention=convention, betas=r.optimizer.betas,
                                 momentum=r.optimizer.momentum, grad_clip=r.optimizer.grad_clip,
                                 z_loss=r.optimizer.z_loss),
@@ -624,8 +624,9 @@ def _schedule(r: Recipe, total_steps: int, batch_tokens: int) -> ScheduleInfo:
                         min_lr_ratio=s.min_lr_ratio)
 
 
-def _shape_info(s: Shape) -> ShapeInfo:
-    return ShapeInfo(**{k: getattr(s, k) for k in ShapeInfo.model_fields})
+def _shape_info(s: Shape, recipe: Recipe) -> ShapeInfo:
+    own = {"norm_eps": float(recipe.model.norm_eps), "rope_theta": float(recipe.model.rope_theta)}
+    return ShapeInfo(**{k: own[k] if k in own else getattr(s, k) for k in ShapeInfo.model_fields})
 
 
 # --------------------------------------------------------------------------- rebase
