@@ -10,7 +10,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from recipec.recipe import PARAM_CLASSES
+from recipec.kinds import PARAM_CLASSES
 
 
 def convert_weight_decay(wd: float, lr: float, frm: str, to: str) -> float:
