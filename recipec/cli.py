@@ -70,8 +70,8 @@ def _load_and_resolve(recipe: str, size: str | None, sets: tuple[str, ...]):
 
 
 def _print_warnings(resolved) -> None:
-    for w in resolved.warnings:
-        click.echo(f"warning: {w}", err=True)
+    for w in resolved.warnings:  # coded diagnostics (lint reports the same ones), printed as every diagnostic is
+        click.echo(w.format(), err=True)
 
 
 def resolved_json(resolved) -> str:

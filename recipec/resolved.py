@@ -10,6 +10,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from recipec.diagnostics import Diagnostic
 from recipec.kinds import PARAM_CLASSES
 
 
@@ -20,6 +21,14 @@ def convert_weight_decay(wd: float, lr: float, frm: str, to: str) -> float:
     if (frm, to) == ("coupled", "independent"):
         return wd * lr
     return wd / lr if lr else 0.0
+
+
+def adamw_timescale(lr: float, coupled_wd: float) -> float | None:
+    """AdamW's EMA timescale τ = 1/(η·λ) in steps, λ in the coupled form (None without weight decay).
+
+    Wang & Aitchison 2024 (arXiv:2405.13698): the weights average the last ~τ updates.
+    """
+    return 1.0 / (lr * coupled_wd) if coupled_wd > 0 else None
 
 
 class CoupledClass(NamedTuple):
@@ -193,7 +202,10 @@ class Resolved(_Frozen):
     cluster: ClusterInfo
     precision: str
     derived: Derived
-    warnings: tuple[str, ...] = ()
+    # What resolving found questionable but not wrong, as coded diagnostics (lint reports the same ones under
+    # their code). In resolved.json each is {message, path, location {file, line, column}, severity, code, hint,
+    # extra}.
+    warnings: tuple[Diagnostic, ...] = ()
 
     def values(self) -> dict[str, Value]:
         """Every transferable number by its explain key: 'hidden.lr', 'output_multiplier', …"""

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from recipec.frameworks import fmt, is_one
 from recipec.kinds import PARAM_CLASSES
 
-
 # Gaps that leave a forward multiplier unapplied, by key (what `recipec inspect` lists instead of a difference).
 MULTIPLIER_GAPS: dict[str, str] = {"tied_emb": "embedding_multiplier", "emb": "embedding_multiplier",
                                    "tied_out": "output_multiplier", "attn": "attn_logit_scale"}
