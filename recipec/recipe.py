@@ -107,7 +107,7 @@ class ModelShape(_Model):
 # --------------------------------------------------------------------------- optimizer
 
 
-class ClassHyper(_Model):
+class HyperOverride(_Model):
     """Proxy-size overrides of optimizer hyperparameters for one parameter class."""
 
     lr: PositiveFloat | None = None
@@ -116,10 +116,10 @@ class ClassHyper(_Model):
 
 
 class PerClassHyper(_Model):
-    hidden: ClassHyper | None = None
-    embedding: ClassHyper | None = None
-    output: ClassHyper | None = None
-    vector: ClassHyper | None = None
+    hidden: HyperOverride | None = None
+    embedding: HyperOverride | None = None
+    output: HyperOverride | None = None
+    vector: HyperOverride | None = None
 
 
 KindName = Literal["q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output", "norm", "qk_norm", "final_norm",
@@ -141,7 +141,7 @@ class Optimizer(_Model):
     grad_clip: NonNegFloat | None = Field(1.0, description="Gradient-norm clipping threshold; null or 0 disables.")
     z_loss: NonNegFloat = Field(0.0, description="Output-logit z-loss coefficient (0 disables).")
     per_class: PerClassHyper = Field(default_factory=PerClassHyper, description="Proxy overrides per parameter class.")
-    per_kind: dict[KindName, ClassHyper] = Field(
+    per_kind: dict[KindName, HyperOverride] = Field(
         default_factory=dict, description="Proxy overrides per parameter kind (recipec.kinds: q, k, v, o, mlp_in, mlp_out, "
                                           "embedding, output, norm, qk_norm, final_norm, bias); they win over per_class.")
 

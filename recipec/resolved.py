@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from recipec.diagnostics import Diagnostic
 from recipec.kinds import PARAM_CLASSES
+from recipec.shape import Shape
 
 
 def convert_weight_decay(wd: float, lr: float, frm: str, to: str) -> float:
@@ -98,19 +99,11 @@ class Multipliers(_Frozen):
     attn_logit_scale: Value
 
 
-class ShapeInfo(_Frozen):
-    width: int
-    depth: int
-    heads: int
-    head_dim: int
-    kv_heads: int
-    ffn_hidden: int
-    vocab_size: int
-    seq_len: int
-    tied_embeddings: bool
-    norm: str
-    qk_norm: bool
-    bias: bool
+class ShapeInfo(Shape):
+    """A ``Shape`` (its fields and parameter counts) and the architecture constants every size shares."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     norm_eps: float  # the recipe's model.norm_eps (the same at every size)
     rope_theta: float  # the recipe's model.rope_theta (the same at every size)
 

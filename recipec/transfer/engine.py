@@ -218,8 +218,7 @@ def _optimizer_info(r: Recipe, convention: str) -> OptimizerInfo:
 
 
 def _shape_info(s: Shape, recipe: Recipe) -> ShapeInfo:
-    own = {"norm_eps": float(recipe.model.norm_eps), "rope_theta": float(recipe.model.rope_theta)}
-    return ShapeInfo(**{k: own[k] if k in own else getattr(s, k) for k in ShapeInfo.model_fields})
+    return ShapeInfo(**s.model_dump(), norm_eps=float(recipe.model.norm_eps), rope_theta=float(recipe.model.rope_theta))
 
 
 def coupled_to_independent(wd: float, lr: float) -> float:
