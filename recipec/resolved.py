@@ -86,6 +86,7 @@ class KindHParams(_Frozen):
     cls: str
     fan_in_ratio: float
     fan_out_ratio: float
+    optimizer: Literal["muon"] | None = None  # "muon" when Muon trains this kind (then lr and weight_decay are set)
     lr: Value | None = None
     weight_decay: Value | None = None
     eps: Value | None = None
@@ -97,6 +98,21 @@ class Multipliers(_Frozen):
     embedding_multiplier: Value
     residual_multiplier: Value
     attn_logit_scale: Value
+    # A mixture of experts' router is readout-like: its forward multiplier is 1 at the proxy and follows the
+    # readout's (output_multiplier's) width rules; no framework has one, so renderers lower it into the router.
+    router_multiplier: Value | None = None
+
+
+class MuonInfo(_Frozen):
+    """The Muon settings that do not transfer (the per-kind LR and weight decay are in ``kinds``)."""
+
+    kinds: tuple[str, ...]  # the kinds present in the model that Muon trains
+    wd_convention: Literal["coupled", "independent"]
+    momentum: float
+    nesterov: bool
+    ns_steps: int
+    eps: float
+    adjust_lr: Literal["original", "match_rms_adamw"]
 
 
 class ShapeInfo(Shape):
@@ -166,6 +182,7 @@ class Derived(_Frozen):
     adamw_timescale_steps: float | None  # τ = 1/(η·λ) with coupled λ, hidden class; None without WD
     adamw_timescale_fraction: float | None  # τ / total steps
     recommended_batch_tokens: Value | None = None  # from an absolute scaling law, when a rule set has one
+    active_params: int | None = None  # mixture of experts: the parameters one token uses (top-k experts)
 
 
 class Override(_Frozen):
@@ -195,6 +212,7 @@ class Resolved(_Frozen):
     cluster: ClusterInfo
     precision: str
     derived: Derived
+    muon: MuonInfo | None = None  # set when the recipe trains matrix kinds with Muon
     # What resolving found questionable but not wrong, as coded diagnostics (lint reports the same ones under
     # their code). In resolved.json each is {message, path, location {file, line, column}, severity, code, hint,
     # extra}.
@@ -215,7 +233,8 @@ class Resolved(_Frozen):
                 if v is not None:
                     out[f"{kind}.{name}"] = v
         for name in Multipliers.model_fields:
-            out[name] = getattr(self.multipliers, name)
+            if getattr(self.multipliers, name) is not None:
+                out[name] = getattr(self.multipliers, name)
         if self.derived.recommended_batch_tokens is not None:
             out["recommended_batch_tokens"] = self.derived.recommended_batch_tokens
         return out
