@@ -21,6 +21,7 @@ Standard library only: lint and compile import it on their start-up path.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 # The recipe's parameter classes: what a recipe writes hyperparameters for (``optimizer.per_class``), in order.
@@ -118,3 +119,27 @@ def present(shape) -> tuple[str, ...]:
     if shape.bias:
         out.append("bias")
     return tuple(out)
+
+
+def matrix_rows_cols(kind: str, shape) -> tuple[int, int]:
+    """(rows, cols) of a kind's weight as torch stores it: ``[fan_out, fan_in]`` for a linear layer, and
+    ``[vocab, width]`` for the embedding table (an ``nn.Embedding``); one expert's matrix for the experts."""
+    f = fans(kind, shape)
+    return (f.fan_in, f.fan_out) if kind == "embedding" else (f.fan_out, f.fan_in)
+
+
+def muon_scale(kind: str, shape, adjust_lr: str) -> float:
+    """Muon's own per-matrix LR factor s for a kind (torch.optim.Muon ``_adjust_lr``, A rows, B cols):
+    ``original`` (Keller Jordan's reference) √max(1, A/B); ``match_rms_adamw`` (Moonlight) 0.2·√max(A, B)."""
+    a, b = matrix_rows_cols(kind, shape)
+    if adjust_lr == "match_rms_adamw":
+        return 0.2 * math.sqrt(max(a, b))
+    return math.sqrt(max(1.0, a / b))
+
+
+def spectral_target(kind: str, shape, adjust_lr: str) -> float:
+    """√(fan_out/fan_in) / s: the base LR that makes Muon's update spectral norm η·s follow the spectral
+    condition ‖ΔW‖ ∝ √(fan_out/fan_in) (Yang, Simon & Bernstein 2023), up to a constant; its ratio between
+    two sizes is a Muon rule's ``spectral`` ratio."""
+    f = fans(kind, shape)
+    return math.sqrt(f.fan_out / f.fan_in) / muon_scale(kind, shape, adjust_lr)

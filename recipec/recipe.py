@@ -315,6 +315,8 @@ class Cluster(_Model):
     tensor_parallel: PositiveInt = 1
     pipeline_parallel: PositiveInt = 1
     context_parallel: PositiveInt = 1
+    expert_parallel: PositiveInt = Field(1, description="Expert-parallel size (mixture of experts): the experts of a "
+                                                       "block are split over this many GPUs.")
     gpu: str = Field("h100", max_length=64, description="GPU type (informational).")
 
 
@@ -377,6 +379,7 @@ class SizeCluster(_Model):
     tensor_parallel: PositiveInt | None = None
     pipeline_parallel: PositiveInt | None = None
     context_parallel: PositiveInt | None = None
+    expert_parallel: PositiveInt | None = None
     gpu: str | None = Field(None, max_length=64)
 
 

@@ -52,7 +52,7 @@ class Step(_Frozen):
     ruleset: str | None = None  # rule-set name
     file: str | None = None  # rule-set file or recipe file
     axis: str | None = None
-    dim: Literal["fan_in", "fan_out"] | None = None  # a width rule on the kind's own fan ratio (None: width m)
+    dim: Literal["fan_in", "fan_out", "spectral"] | None = None  # a width rule on the kind's own fan ratio (None: width m)
     ratio: float | None = None
     exponent: float | None = None
     factor: float | None = None  # what the value was multiplied by
@@ -164,6 +164,7 @@ class ClusterInfo(_Frozen):
     tensor_parallel: int
     pipeline_parallel: int
     context_parallel: int
+    expert_parallel: int = 1
     gpu: str
 
     @property
@@ -223,9 +224,12 @@ class Resolved(_Frozen):
         out: dict[str, Value] = {}
         for cls in PARAM_CLASSES:
             hp = self.classes[cls]
+            # a class whose every kind Muon trains has no parameter on the main optimizer's lr / wd / eps
+            muon_only = all(k.optimizer == "muon" for k in self.kinds.values() if k.cls == cls) and \
+                any(k.cls == cls for k in self.kinds.values())
             for name in ("lr", "weight_decay", "eps", "init_std"):
                 v = getattr(hp, name)
-                if v is not None:
+                if v is not None and not (muon_only and name != "init_std"):
                     out[f"{cls}.{name}"] = v
         for kind, k in self.kinds.items():  # a kind's own value, where its fan ratios or rules make it differ
             for name in ("lr", "weight_decay", "eps", "init_std"):
