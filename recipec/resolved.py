@@ -115,6 +115,13 @@ class MuonInfo(_Frozen):
     adjust_lr: Literal["original", "match_rms_adamw"]
 
 
+class MoeInfo(_Frozen):
+    """The MoE settings that are not shape (the expert counts and widths are in ``shape``)."""
+
+    router_score: Literal["softmax", "sigmoid"]
+    aux_loss_coeff: float  # the load-balancing auxiliary loss coefficient (0: none)
+
+
 class ShapeInfo(Shape):
     """A ``Shape`` (its fields and parameter counts) and the architecture constants every size shares."""
 
@@ -214,6 +221,7 @@ class Resolved(_Frozen):
     precision: str
     derived: Derived
     muon: MuonInfo | None = None  # set when the recipe trains matrix kinds with Muon
+    moe: MoeInfo | None = None  # set when the recipe has model.moe
     # What resolving found questionable but not wrong, as coded diagnostics (lint reports the same ones under
     # their code). In resolved.json each is {message, path, location {file, line, column}, severity, code, hint,
     # extra}.

@@ -74,6 +74,18 @@ def _torchtitan(r) -> list[Gap]:
     if r.precision in ("fp16", "fp8"):
         out.append(Gap("precision", f"precision {r.precision} is NOT applied: torchtitan mixed precision runs in "
                                     "bfloat16 (fp8 needs a Float8 model converter)"))
+    if r.moe is not None and r.moe.aux_loss_coeff > 0:
+        out.append(Gap("aux_loss", f"aux_loss_coeff={fmt(r.moe.aux_loss_coeff)} is NOT applied: torchtitan 0.3 has no "
+                                   "load-balancing auxiliary loss (its MoE load_balance_coeff is aux-loss-free "
+                                   "expert-bias balancing, a different method; left off)"))
+    if r.shape.moe and r.precision == "fp32":
+        out.append(Gap("moe_dtype", "precision fp32 is approximated in the experts: torchtitan's grouped experts "
+                                    "compute in bfloat16 whatever the training dtype"))
+    if r.muon is not None:
+        out.append(Gap("muon", f"Muon ({', '.join(r.muon.kinds)}) is NOT applied: torchtitan 0.3's DistMuon takes one "
+                               "parameter group (no per-kind Muon LR / weight decay) and needs DTensor parameters "
+                               "on CUDA with a per-parameter sharding plan, so recipec cannot build and check it; "
+                               "compile --target torchtitan refuses the recipe"))
     k, v = r.kind_coupled("k"), r.kind_coupled("v")
     if k.init_std is not None and v.init_std is not None and abs(k.init_std - v.init_std) > 1e-12 * v.init_std:
         out.append(Gap("kv_init", f"v init std {fmt(v.init_std)} is NOT applied: torchtitan's QKVLinear builds wk "

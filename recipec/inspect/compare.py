@@ -96,7 +96,8 @@ def init_tolerance(n: int) -> float:
 
 
 def _multiplier_value(resolved, name: str) -> float:
-    return float(getattr(resolved.multipliers, name).value)
+    v = getattr(resolved.multipliers, name)
+    return 1.0 if v is None else float(v.value)  # router_multiplier: absent (1) unless the recipe has one
 
 
 def compare(resolved, observation: Observation) -> Report:

@@ -29,6 +29,7 @@ from recipec.recipe import Recipe, SizeModel
 from recipec.resolved import (
     ClassHParams,
     Derived,
+    MoeInfo,
     Multipliers,
     MuonInfo,
     OptimizerInfo,
@@ -102,6 +103,7 @@ def resolve(recipe: Recipe, size: str | None = None, *, file: str = "<recipe>", 
         precision=recipe.precision,
         derived=derived,
         muon=_muon_info(recipe, kinds),
+        moe=_moe_info(recipe),
         warnings=tuple(warnings),
     )
 
@@ -240,6 +242,11 @@ def _muon_info(r: Recipe, kinds: dict) -> MuonInfo | None:
     return MuonInfo(kinds=tuple(k for k, v in kinds.items() if v.optimizer == "muon"),
                     wd_convention=m.wd_convention or "coupled", momentum=m.momentum, nesterov=m.nesterov,
                     ns_steps=m.ns_steps, eps=m.eps, adjust_lr=m.adjust_lr)
+
+
+def _moe_info(r: Recipe) -> MoeInfo | None:
+    m = r.model.moe
+    return None if m is None else MoeInfo(router_score=m.router_score, aux_loss_coeff=float(m.aux_loss_coeff))
 
 
 def _shape_info(s: Shape, recipe: Recipe) -> ShapeInfo:

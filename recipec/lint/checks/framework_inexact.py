@@ -89,6 +89,9 @@ def _anchors(ctx, key: str) -> list:
                                   ("model", "bias")],
         "qkv_k": lambda: [("optimizer", "per_kind", "k"), ("optimizer", "lr")],
         "qkv_v": lambda: [("optimizer", "per_kind", "v"), ("optimizer", "lr")],
+        "aux_loss": lambda: [("model", "moe", "aux_loss_coeff"), ("model", "moe")],
+        "moe_dtype": lambda: [("precision",)],
+        "muon": lambda: [("optimizer", "muon")],
     }.get(key, lambda: [])()
 
 
