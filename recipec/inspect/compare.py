@@ -96,7 +96,8 @@ def init_tolerance(n: int) -> float:
 
 
 def _multiplier_value(resolved, name: str) -> float:
-    return float(getattr(resolved.multipliers, name).value)
+    value = getattr(resolved.multipliers, name)
+    return 1.0 if value is None else float(value.value)  # router_multiplier is None without a mixture of experts
 
 
 def compare(resolved, observation: Observation) -> Report:
