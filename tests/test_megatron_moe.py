@@ -121,9 +121,32 @@ def test_router_multiplier_is_lowered_into_the_router():
     assert [o for o in base.overrides if o.kind != "router"] == [o for o in low.overrides if o.kind != "router"]
 
 
+def test_wrapper_seeds_replicated_and_expert_parallel_tensors_apart(tmp_path):
+    """The router is one tensor on every tensor-parallel rank: its seed must not change with the TP rank. The routed
+    experts have the same local names on every expert-parallel rank but are other experts: their seed must change
+    with the EP rank (and the expert-TP rank, which shards them), not with the dense TP rank."""
+    from recipec.inspect.observed import import_file
+
+    path = tmp_path / "megatron_pretrain.py"
+    path.write_text(_files(DISTINCT_MOE, "wide", "tests/data/distinct-moe.yaml")["megatron_pretrain.py"],
+                    encoding="utf-8")
+    wrapper = import_file(path, "recipec_test_megatron_moe_wrapper")
+    try:
+        key = wrapper.shard_key
+        assert key("router", 0, 0, 0) == key("router", 3, 1, 2)
+        assert len({key("expert_in", 0, ep, 0) for ep in range(4)}) == 4
+        assert len({key("expert_out", 0, 0, etp) for etp in range(2)}) == 2
+        assert key("expert_in", 0, 1, 0) == key("expert_in", 5, 1, 0)
+        for kind in ("q", "o", "shared_in", "shared_out", "output"):
+            assert key(kind, 0, 0, 0) != key(kind, 1, 0, 0) and key(kind, 1, 0, 0) == key(kind, 1, 3, 1)
+    finally:
+        sys.modules.pop("recipec_test_megatron_moe_wrapper", None)
+
+
 def test_dense_wrapper_has_no_moe_kinds():
     text = _files(ROOT / "tests" / "data" / "distinct.yaml", "wide", "tests/data/distinct.yaml")["megatron_pretrain.py"]
     assert "--num-experts" not in text and "router" not in text and "expert" not in text
+    assert "shard_key" not in text
 
 
 def test_moe_kinds_from_module_names():

@@ -97,6 +97,12 @@ QKV_FUSED = ("q", "k", "v")
 REINIT = ("q", "k", "v", "o", "mlp_in", "mlp_out", "expert_in", "expert_out", "shared_in", "shared_out", "output",
           "router")
 
+# Re-initialised per rank: the router is the whole tensor on every tensor-parallel rank (TopKRouter's weight is not
+# partitioned, router.py:61-63); the routed experts are sharded over the expert-tensor-parallel group and each
+# expert-parallel rank holds other experts under the same local names (experts.py:1286-1302).
+TP_REPLICATED = ("router",)
+EXPERT_PARALLEL = ("expert_in", "expert_out")
+
 _RULES = tuple((re.compile(p), k) for p, k in KIND_RULES)
 
 

@@ -108,6 +108,9 @@ class Plan:
     output_multiplier: float
     kind_rules: tuple[tuple[str, str], ...]  # (regex as a Python literal, kind)
     notes: tuple[str, ...]
+    moe: bool = False
+    replicated: tuple[str, ...] = ()  # kinds whose tensor every tensor-parallel rank holds whole (MoE: the router)
+    expert_kinds: tuple[str, ...] = ()  # kinds that differ per expert-parallel rank (the routed experts)
 
 
 MUON_REFUSAL = (
@@ -259,7 +262,8 @@ def plan(ctx: RenderContext) -> Plan:
     return Plan(args=tuple(a), base_weight_decay=base_wd, overrides=overrides, init_std=init_std,
                 output_multiplier=out_mult,
                 kind_rules=tuple((_regex_literal(rx), k) for rx, k in mf.KIND_RULES if model_kinds(sh, (k,))),
-                notes=tuple(notes))
+                notes=tuple(notes), moe=sh.moe, replicated=mf.TP_REPLICATED if sh.moe else (),
+                expert_kinds=mf.EXPERT_PARALLEL if sh.moe else ())
 
 
 def _moe_args(r, notes: list[str]) -> list[str]:
