@@ -125,6 +125,12 @@ def _megatron(r) -> list[Gap]:
                                  "for dense GPT models"))
     if r.optimizer.name == "adam" and any(r.coupled(c).weight_decay > 0 for c in PARAM_CLASSES):
         out.append(Gap("adam_wd", "optimizer adam: Megatron's Adam applies weight decay decoupled (AdamW)"))
+    if r.muon is not None:
+        # compile -t megatron refuses such a recipe (recipec.render.megatron, whose docstring has the sources)
+        out.append(Gap("muon", f"optimizer.muon ({', '.join(r.muon.kinds)}) is NOT applied: megatron-core 0.19.2's "
+                               "Muon orthogonalises linear_fc1 (gate and up in one tensor, in every expert too) as one "
+                               "matrix and needs the external emerging_optimizers package; compile -t megatron "
+                               "refuses the recipe"))
     return out
 
 
