@@ -31,8 +31,10 @@ class Applier:
                         self.fixed.setdefault(key, []).append((rs, rule))
                     else:
                         entries = self.power.setdefault(key, [])
-                        same = (rule.axis, rule.ratio, tuple(rule.kinds or ()))
-                        if all((e[1].axis, e[1].ratio, tuple(e[1].kinds or ())) != same for e in entries):
+                        # one rule per (axis, ratio, kinds, optimizer): a Muon rule is not a duplicate of the main one
+                        same = (rule.axis, rule.ratio, tuple(rule.kinds or ()), rule.optimizer)
+                        if all((e[1].axis, e[1].ratio, tuple(e[1].kinds or ()), e[1].optimizer) != same
+                               for e in entries):
                             entries.append((rs, rule, exponent))  # identical duplicates apply once
             for f in rs.spec.formulas:
                 for cls in f.classes():
