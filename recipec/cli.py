@@ -19,6 +19,7 @@ import click  # noqa: E402
 
 from recipec import __version__  # noqa: E402
 from recipec.diagnostics import RecipecError  # noqa: E402
+from recipec.frameworks import TARGETS  # noqa: E402
 from recipec.io import write_atomic  # noqa: E402,F401  (re-exported for callers of the CLI layer)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -69,8 +70,8 @@ def _load_and_resolve(recipe: str, size: str | None, sets: tuple[str, ...]):
 
 
 def _print_warnings(resolved) -> None:
-    for w in resolved.warnings:
-        click.echo(f"warning: {w}", err=True)
+    for w in resolved.warnings:  # coded diagnostics (lint reports the same ones), printed as every diagnostic is
+        click.echo(w.format(), err=True)
 
 
 def resolved_json(resolved) -> str:
@@ -119,7 +120,7 @@ def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, 
     """Resolve RECIPE at a size; write OUT/resolved.json and the configs of each --target."""
     from recipec.diagnostics import Diagnostic
     from recipec.render import RenderedFile, check_outputs, render, write_outputs
-    from recipec.render.gaps import target_gaps
+    from recipec.frameworks.gaps import target_gaps
     from recipec.render.launchers import LaunchOptions
 
     if len(set(launchers)) > 1:
@@ -134,7 +135,7 @@ def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, 
                       extra=(RenderedFile("resolved.json", resolved_json(resolved)),), launch=launch)
     for target, note in () if quiet else rendered.notes:
         click.echo(f"note: {target}: {note}", err=True)
-    gaps = target_gaps(targets, resolved, loaded.recipe.model.rope_theta) if strict else []
+    gaps = target_gaps(targets, resolved) if strict else []
     for target, gap in gaps:
         click.echo(f"strict: {target}: {gap.note}")
     if gaps:
@@ -441,7 +442,7 @@ def _float_option(text: str, name: str) -> float:
               help="Output format [default: github under GitHub Actions (GITHUB_ACTIONS=true), else text].")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
               help="Exit 1 when a finding is at least this severe [default: warning, or fail-on in [tool.recipec]].")
-@click.option("--target", type=click.Choice(["neutral", "torchtitan", "megatron", "hf"]), default=None,
+@click.option("--target", type=click.Choice(TARGETS), default=None,
               help="Check that this framework can express the recipe [default: neutral].")
 @click.option("--config", "config_path", type=SafePath(dir_okay=False), default=None,
               help="A pyproject.toml with [tool.recipec] [default: the nearest one above the working directory].")

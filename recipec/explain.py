@@ -98,5 +98,5 @@ def explain_text(resolved: Resolved, only: tuple[str, ...] = ()) -> str:
         else:
             lines.append("AdamW timescale (hidden): no weight decay")
     for w in r.warnings:
-        lines.append(f"warning: {w}")
+        lines.append(w.format())
     return "\n".join(lines) + "\n"

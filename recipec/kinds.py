@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# The recipe's parameter classes: what a recipe writes hyperparameters for (``optimizer.per_class``), in order.
+PARAM_CLASSES: tuple[str, ...] = ("hidden", "embedding", "output", "vector")
 KINDS: tuple[str, ...] = (
     "q", "k", "v", "o", "mlp_in", "mlp_out",  # hidden
     "embedding",  # embedding

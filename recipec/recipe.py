@@ -18,7 +18,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-PARAM_CLASSES: tuple[str, ...] = ("hidden", "embedding", "output", "vector")
+from recipec.kinds import PARAM_CLASSES  # noqa: F401  (re-exported: the class names live in recipec.kinds)
 
 # Number ranges. Every number has explicit bounds, chosen so that every derived figure (parameter
 # counts, FLOPs, ratios, the AdamW timescale, what the renderers compute) stays a finite float:
@@ -107,7 +107,7 @@ class ModelShape(_Model):
 # --------------------------------------------------------------------------- optimizer
 
 
-class ClassHyper(_Model):
+class HyperOverride(_Model):
     """Proxy-size overrides of optimizer hyperparameters for one parameter class."""
 
     lr: PositiveFloat | None = None
@@ -116,10 +116,10 @@ class ClassHyper(_Model):
 
 
 class PerClassHyper(_Model):
-    hidden: ClassHyper | None = None
-    embedding: ClassHyper | None = None
-    output: ClassHyper | None = None
-    vector: ClassHyper | None = None
+    hidden: HyperOverride | None = None
+    embedding: HyperOverride | None = None
+    output: HyperOverride | None = None
+    vector: HyperOverride | None = None
 
 
 KindName = Literal["q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output", "norm", "qk_norm", "final_norm",
@@ -141,7 +141,7 @@ class Optimizer(_Model):
     grad_clip: NonNegFloat | None = Field(1.0, description="Gradient-norm clipping threshold; null or 0 disables.")
     z_loss: NonNegFloat = Field(0.0, description="Output-logit z-loss coefficient (0 disables).")
     per_class: PerClassHyper = Field(default_factory=PerClassHyper, description="Proxy overrides per parameter class.")
-    per_kind: dict[KindName, ClassHyper] = Field(
+    per_kind: dict[KindName, HyperOverride] = Field(
         default_factory=dict, description="Proxy overrides per parameter kind (recipec.kinds: q, k, v, o, mlp_in, mlp_out, "
                                           "embedding, output, norm, qk_norm, final_norm, bias); they win over per_class.")
 

@@ -10,7 +10,9 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from recipec.recipe import PARAM_CLASSES
+from recipec.diagnostics import Diagnostic
+from recipec.kinds import PARAM_CLASSES
+from recipec.shape import Shape
 
 
 def convert_weight_decay(wd: float, lr: float, frm: str, to: str) -> float:
@@ -20,6 +22,14 @@ def convert_weight_decay(wd: float, lr: float, frm: str, to: str) -> float:
     if (frm, to) == ("coupled", "independent"):
         return wd * lr
     return wd / lr if lr else 0.0
+
+
+def adamw_timescale(lr: float, coupled_wd: float) -> float | None:
+    """AdamW's EMA timescale τ = 1/(η·λ) in steps, λ in the coupled form (None without weight decay).
+
+    Wang & Aitchison 2024 (arXiv:2405.13698): the weights average the last ~τ updates.
+    """
+    return 1.0 / (lr * coupled_wd) if coupled_wd > 0 else None
 
 
 class CoupledClass(NamedTuple):
@@ -89,19 +99,11 @@ class Multipliers(_Frozen):
     attn_logit_scale: Value
 
 
-class ShapeInfo(_Frozen):
-    width: int
-    depth: int
-    heads: int
-    head_dim: int
-    kv_heads: int
-    ffn_hidden: int
-    vocab_size: int
-    seq_len: int
-    tied_embeddings: bool
-    norm: str
-    qk_norm: bool
-    bias: bool
+class ShapeInfo(Shape):
+    """A ``Shape`` (its fields and parameter counts) and the architecture constants every size shares."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     norm_eps: float  # the recipe's model.norm_eps (the same at every size)
     rope_theta: float  # the recipe's model.rope_theta (the same at every size)
 
@@ -193,7 +195,10 @@ class Resolved(_Frozen):
     cluster: ClusterInfo
     precision: str
     derived: Derived
-    warnings: tuple[str, ...] = ()
+    # What resolving found questionable but not wrong, as coded diagnostics (lint reports the same ones under
+    # their code). In resolved.json each is {message, path, location {file, line, column}, severity, code, hint,
+    # extra}.
+    warnings: tuple[Diagnostic, ...] = ()
 
     def values(self) -> dict[str, Value]:
         """Every transferable number by its explain key: 'hidden.lr', 'output_multiplier', …"""

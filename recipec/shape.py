@@ -6,7 +6,7 @@ query-per-kv group size stays fixed, and the FFN keeps its ratio to width.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import BaseModel, ConfigDict
 
 from recipec.recipe import MAX_SHAPE, ModelShape, SizeModel, round_up
 
@@ -18,8 +18,12 @@ class ShapeError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True)
-class Shape:
+class Shape(BaseModel):
+    """One concrete model shape and its parameter and FLOP counts (``recipec.resolved.ShapeInfo`` adds the
+    architecture constants a renderer needs, norm ε and rope θ)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     width: int
     depth: int
     heads: int
@@ -36,9 +40,7 @@ class Shape:
     @classmethod
     def of(cls, obj, **changes) -> "Shape":
         """A Shape from anything with the same field names (ShapeInfo, verify's ModelConfig), with changes."""
-        from dataclasses import fields
-
-        return cls(**{f.name: changes.get(f.name, getattr(obj, f.name)) for f in fields(cls)})
+        return cls(**{name: changes.get(name, getattr(obj, name)) for name in Shape.model_fields})
 
     # ---- parameter counts by class (LLaMA-style decoder, SwiGLU MLP, pre-norm)
     @property

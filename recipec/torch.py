@@ -43,9 +43,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from recipec.kinds import KIND_CLASS, KINDS, MULTIPLIER_OF
+from recipec.kinds import KIND_CLASS, KINDS, MULTIPLIER_OF, PARAM_CLASSES
 
-CLASSES = ("hidden", "embedding", "output", "vector")
 
 # Documented readout module names (the last component of the module path).
 READOUT_NAMES = ("lm_head", "output", "output_layer", "embed_out")
@@ -82,12 +81,12 @@ def _settings(recipe) -> dict[str, Any]:
     if isinstance(recipe, (str, Path)):
         recipe = json.loads(Path(recipe).read_text(encoding="utf-8"))
     if isinstance(recipe, Mapping):
-        classes = {c: dict(recipe["classes"][c]) for c in CLASSES}
+        classes = {c: dict(recipe["classes"][c]) for c in PARAM_CLASSES}
         kinds = {k: dict(v) for k, v in recipe.get("kinds", {}).items()}
         return {"classes": classes, "kinds": kinds, "betas": tuple(recipe["optimizer"]["betas"]),
                 "multipliers": dict(recipe["multipliers"])}
     r = recipe  # recipec.resolved.Resolved
-    classes = {c: r.coupled(c)._asdict() for c in CLASSES}
+    classes = {c: r.coupled(c)._asdict() for c in PARAM_CLASSES}
     kinds = {k: r.kind_coupled(k)._asdict() for k in r.kinds}
     m = r.multipliers
     return {"classes": classes, "kinds": kinds, "betas": tuple(r.optimizer.betas),
@@ -153,9 +152,9 @@ def classify_kinds(model: nn.Module, overrides: Mapping[str, str] | None = None)
     """
     overrides = dict(overrides or {})
     for what in overrides.values():
-        if what not in KINDS and what not in CLASSES:
+        if what not in KINDS and what not in PARAM_CLASSES:
             raise ValueError(f"override {what!r} is not one of the kinds ({', '.join(KINDS)}) or classes "
-                             f"({', '.join(CLASSES)})")
+                             f"({', '.join(PARAM_CLASSES)})")
     compiled = [(re.compile(p), c) for p, c in overrides.items()]
     owners: dict[int, list[tuple[str, nn.Module]]] = {}
     for mname, module in model.named_modules():
@@ -268,7 +267,7 @@ def param_groups(model: nn.Module, recipe, *, overrides: Mapping[str, str] | Non
                             "betas": settings["betas"], "lowered": c}
         groups[kind]["params"].append(params[name])
         groups[kind]["param_names"].append(name)
-    order = dict.fromkeys(KINDS + CLASSES)  # kinds, then a class for parameters taken at their class's values
+    order = dict.fromkeys(KINDS + PARAM_CLASSES)  # kinds, then a class for parameters taken at their class's values
     return [groups[k] for k in order if k in groups]
 
 
@@ -294,7 +293,7 @@ def init_std(model: nn.Module, recipe, *, overrides: Mapping[str, str] | None = 
 
 def class_counts(model: nn.Module, overrides: Mapping[str, str] | None = None) -> dict[str, int]:
     """How many parameter tensors fall in each class (for checks and tests)."""
-    counts = {c: 0 for c in CLASSES}
+    counts = {c: 0 for c in PARAM_CLASSES}
     for cls in classify(model, overrides).values():
         counts[cls] += 1
     return counts

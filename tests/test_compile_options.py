@@ -36,13 +36,13 @@ def test_repeated_launcher_is_refused(tmp_path):
 
 def test_strict_lists_each_gap_as_lint_rc603_does(tmp_path):
     from recipec.load import load_recipe
-    from recipec.render.gaps import gaps
+    from recipec.frameworks.gaps import gaps
     from recipec.transfer import resolve_loaded
 
     loaded = load_recipe(COMPLETEP)
     r = resolve_loaded(loaded, "wide-deep")
     want = [f"strict: {t}: {g.note}" for t in ("torchtitan", "megatron", "hf")
-            for g in gaps(t, r, loaded.recipe.model.rope_theta)]
+            for g in gaps(t, r)]
     assert len(want) >= 3
     result = CliRunner().invoke(main, ["compile", COMPLETEP, "--size", "wide-deep", "--strict", "-q",
                                        "--out", str(tmp_path / "o"), "-t", "torchtitan", "-t", "megatron", "-t", "hf"])

@@ -1,4 +1,4 @@
-"""One list of framework gaps (recipec.render.gaps): the renderers' notes and lint's RC603 cannot drift apart."""
+"""One list of framework gaps (recipec.frameworks.gaps): the renderers' notes and lint's RC603 cannot drift apart."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from recipec.cli import main
 from recipec.load import load_recipe_text
 from recipec.render import render
-from recipec.render.gaps import gaps
+from recipec.frameworks.gaps import gaps
 from recipec.transfer import resolve_loaded
 
 # A recipe that every framework finds something to refuse in.
@@ -44,7 +44,7 @@ def loaded(tmp_path_factory):
 def test_every_gap_is_a_render_note_and_a_lint_finding(loaded, target):
     path, recipe = loaded
     resolved = resolve_loaded(recipe, "big")
-    found = gaps(target, resolved, recipe.recipe.model.rope_theta)
+    found = gaps(target, resolved)
     assert len(found) >= 3, found  # the recipe is built to trip several
     notes = [n for t, n in render(recipe, resolved, [target]).notes if t == target]
     for gap in found:
@@ -53,7 +53,7 @@ def test_every_gap_is_a_render_note_and_a_lint_finding(loaded, target):
     findings = [f for f in json.loads(result.output) if f["code"] == "RC603"]
     expected: dict[str, str] = {}  # one finding per gap, with the note of the first size that shows it
     for res in (resolve_loaded(recipe, None), resolved):
-        for gap in gaps(target, res, recipe.recipe.model.rope_theta):
+        for gap in gaps(target, res):
             expected.setdefault(gap.key, gap.note)
     assert len(findings) == len(expected), (findings, expected)
     messages = " | ".join(f["message"] for f in findings)

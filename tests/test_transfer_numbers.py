@@ -105,7 +105,7 @@ def test_batch_rule_sqrt_for_adam():
 def test_wrong_optimizer_for_rule_set_is_recorded():
     text = BASE.replace("transfer: [fan2025]", "transfer: [fan2025, sgd-linear-batch]")
     r = resolved(text)
-    assert any("sgd-linear-batch" in w and "adamw" in w for w in r.warnings)
+    assert any("sgd-linear-batch" in w.message and "adamw" in w.message and w.code == "RC403" for w in r.warnings)
 
 
 def test_completep_depth_with_parameter():

@@ -6,7 +6,7 @@ that acts on the weight (readout, embedding, residual-branch output), recipec's 
 into the weight — init std and LR × c, Adam eps and coupled WD ÷ c — so that is what the framework
 must show, with c = resolved multiplier ÷ the multiplier the framework applies itself. A weight
 shared by the embedding and the readout cannot be lowered: that multiplier is a gap of the target
-(``recipec.render.gaps``, RC603), listed as such and not counted as a difference.
+(``recipec.frameworks.gaps``, RC603), listed as such and not counted as a difference.
 
 Init std: measured over n values after the framework's own initialisation; the sample std of a
 normal has relative standard error ≈ 1/√(2n), so a measured std agrees when it is within
@@ -102,7 +102,7 @@ def _multiplier_value(resolved, name: str) -> float:
 def compare(resolved, observation: Observation) -> Report:
     """Check every observed parameter against the resolved recipe (see the module docstring)."""
     from recipec.kinds import present
-    from recipec.render.gaps import MULTIPLIER_GAPS, gaps as target_gaps
+    from recipec.frameworks.gaps import MULTIPLIER_GAPS, gaps as target_gaps
 
     gaps = target_gaps(observation.target, resolved)
     gap_multipliers = {MULTIPLIER_GAPS[g.key] for g in gaps if g.key in MULTIPLIER_GAPS}

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from recipec.recipe import PARAM_CLASSES
+from recipec.kinds import PARAM_CLASSES
 
 VECTOR_LIKE: tuple[str, ...] = ("embedding", "output", "vector")
 

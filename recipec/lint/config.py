@@ -23,7 +23,7 @@ from typing import Any
 
 from recipec.diagnostics import Diagnostic, Location, RecipecError, Severity
 
-TARGETS: tuple[str, ...] = ("neutral", "torchtitan", "megatron", "hf")
+from recipec.frameworks import TARGETS
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 
 
@@ -191,7 +191,7 @@ def _table_model():
         severity: dict[str, Literal["error", "warning", "info"]] = {}
         per_file_ignores: dict[str, Codes] = Field(default_factory=dict, alias="per-file-ignores")
         options: dict[str, dict[str, Union[StrictBool, StrictInt, StrictFloat, StrictStr, list, dict]]] = {}
-        target: Literal["neutral", "torchtitan", "megatron", "hf"] = "neutral"
+        target: Literal[TARGETS] = "neutral"
         fail_on: Literal["error", "warning", "info"] = Field("warning", alias="fail-on")
 
     return Table

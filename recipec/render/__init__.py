@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
+from recipec.frameworks import FRAMEWORKS
 from recipec.render.writer import check_outputs, has_recipec_header, write_outputs
 
 __all__ = [
@@ -30,7 +31,7 @@ TARGETS: dict[str, str] = {
     "neutral": "recipec.render.neutral",
 }
 # the targets that have a launch command (neutral is data only)
-RUNNABLE = ("torchtitan", "megatron", "hf")
+RUNNABLE = FRAMEWORKS
 LAUNCHERS: dict[str, str] = {
     "torchrun": "recipec.render.launchers",
     "slurm": "recipec.render.launchers",
@@ -66,8 +67,7 @@ class TargetOutput:
 
 @dataclass(frozen=True)
 class RenderContext:
-    resolved: object  # recipec.resolved.Resolved (frozen)
-    recipe: object  # recipec.recipe.Recipe (frozen): model details Resolved does not carry (rope theta, norm eps)
+    resolved: object  # recipec.resolved.Resolved (frozen): everything a renderer reads of the recipe
     recipe_path: str
     recipe_sha256: str
     launcher: str | None = None
@@ -100,8 +100,8 @@ def render(loaded, resolved, targets: list[str] | tuple[str, ...], launcher: str
     """
     from recipec.diagnostics import Diagnostic, RecipecError
 
-    ctx = RenderContext(resolved=resolved, recipe=loaded.recipe, recipe_path=loaded.path, recipe_sha256=loaded.sha256,
-                        launcher=launcher, launch=launch)
+    ctx = RenderContext(resolved=resolved, recipe_path=loaded.path, recipe_sha256=loaded.sha256, launcher=launcher,
+                        launch=launch)
     files: dict[str, RenderedFile] = {f.path: f for f in extra}
     notes: list[tuple[str, str]] = []
 

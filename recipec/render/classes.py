@@ -13,10 +13,9 @@ gradient-norm clipping, whose norm sees the lowered weight's gradient ÷ c; rend
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-CLASS_ORDER = ("hidden", "embedding", "output", "vector")
+from recipec.kinds import PARAM_CLASSES
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class ClassGroup:
 
 def class_groups(resolved) -> tuple[ClassGroup, ...]:
     """One group per class, coupled WD, no lowering."""
-    return tuple(ClassGroup(name=cls, cls=cls, **resolved.coupled(cls)._asdict()) for cls in CLASS_ORDER)
+    return tuple(ClassGroup(name=cls, cls=cls, **resolved.coupled(cls)._asdict()) for cls in PARAM_CLASSES)
 
 
 def lowered(group: ClassGroup, c: float, name: str | None = None) -> ClassGroup:
@@ -40,15 +39,3 @@ def lowered(group: ClassGroup, c: float, name: str | None = None) -> ClassGroup:
     return ClassGroup(name=name or group.name, cls=group.cls, lr=group.lr * c, weight_decay=group.weight_decay / c,
                       eps=group.eps / c, init_std=None if group.init_std is None else group.init_std * c,
                       scale=c)
-
-
-def is_one(x: float) -> bool:
-    return math.isclose(x, 1.0, rel_tol=1e-12, abs_tol=0.0)
-
-
-def default_attn_scale(resolved) -> float:
-    return resolved.shape.head_dim ** -0.5
-
-
-def fmt(x: float) -> str:
-    return f"{x:.6g}"

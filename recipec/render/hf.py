@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recipec.frameworks import is_one
+from recipec.frameworks.gaps import gaps
 from recipec.render import LaunchCommand, RenderContext, RenderedFile, TargetOutput
-from recipec.render.classes import class_groups, is_one
-from recipec.render.gaps import gaps
+from recipec.render.classes import class_groups
 from recipec.render.env import slug
 
 ARGS_FILE = "hf_training_args.yaml"
@@ -53,7 +54,7 @@ def plan(ctx: RenderContext) -> Plan:
     if s.decay == "cosine":
         scheduler, kwargs = "cosine_with_min_lr", (("min_lr_rate", s.min_lr_ratio),)
     elif s.decay == "linear":
-        scheduler = "linear"  # a floor LR is a gap (recipec.render.gaps)
+        scheduler = "linear"  # a floor LR is a gap (recipec.frameworks.gaps)
     elif s.decay == "wsd":
         scheduler = "warmup_stable_decay"
         kwargs = (("num_decay_steps", s.decay_steps), ("min_lr_ratio", s.min_lr_ratio), ("decay_type", "linear"))
@@ -75,8 +76,8 @@ def plan(ctx: RenderContext) -> Plan:
                  "the learning_rate / weight_decay / adam_epsilon arguments are the hidden class's, for logging")
     return Plan(output_dir=f"outputs/{slug(r.recipe_name)}-{r.size}", lr=hidden.lr, weight_decay=hidden.weight_decay,
                 eps=hidden.eps, scheduler=scheduler, scheduler_kwargs=kwargs, grad_accum=r.batch.grad_accum,
-                max_grad_norm=float(r.optimizer.grad_clip or 0.0), norm_eps=float(ctx.recipe.model.norm_eps),
-                rope_theta=float(ctx.recipe.model.rope_theta), bf16=r.precision in ("bf16", "fp8"),
+                max_grad_norm=float(r.optimizer.grad_clip or 0.0), norm_eps=r.shape.norm_eps,
+                rope_theta=r.shape.rope_theta, bf16=r.precision in ("bf16", "fp8"),
                 fp16=r.precision == "fp16", notes=tuple(notes))
 
 

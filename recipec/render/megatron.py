@@ -26,11 +26,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from recipec.frameworks import fmt, is_one
 from recipec.frameworks import megatron as mf
+from recipec.frameworks.gaps import gaps
 from recipec.kinds import BRANCH_OUT, KINDS
 from recipec.render import LaunchCommand, RenderContext, RenderedFile, TargetOutput
-from recipec.render.classes import fmt, is_one
-from recipec.render.gaps import gaps
 
 WRAPPER = "megatron_pretrain.py"
 # The optimizer groups the wrapper writes: every kind a KIND_RULES entry names (linear_qkv is kind q).
@@ -128,11 +128,11 @@ def plan(ctx: RenderContext) -> Plan:
     ]
     if sh.kv_heads != sh.heads:
         a += ["--group-query-attention", "--num-query-groups", _num(sh.kv_heads)]
-    theta = float(ctx.recipe.model.rope_theta)
+    theta = sh.rope_theta
     a += ["--seq-length", _num(sh.seq_len), "--max-position-embeddings", _num(sh.seq_len),
           "--position-embedding-type", "rope", "--rotary-base", _num(round(theta)),
           "--normalization", "RMSNorm" if sh.norm == "rmsnorm" else "LayerNorm",
-          "--norm-epsilon", _num(float(ctx.recipe.model.norm_eps)), "--swiglu", "--vocab-size", _num(sh.vocab_size)]
+          "--norm-epsilon", _num(sh.norm_eps), "--swiglu", "--vocab-size", _num(sh.vocab_size)]
     if not sh.bias:
         a.append("--disable-bias-linear")
     if not sh.tied_embeddings:
@@ -168,7 +168,7 @@ def plan(ctx: RenderContext) -> Plan:
         a.append("--fp16")
     elif r.precision == "fp8":
         a += ["--bf16", "--fp8-format", "hybrid"]
-    notes += [g.note for g in gaps("megatron", r, theta)]
+    notes += [g.note for g in gaps("megatron", r)]
     if not is_one(res):
         notes.append(f"residual_multiplier={fmt(res)} lowered into linear_proj and linear_fc2: init std, LR "
                      f"×{fmt(res)}, eps and coupled WD ÷{fmt(res)} (exact for AdamW; global grad-norm clipping now "

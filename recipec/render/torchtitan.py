@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from recipec.frameworks import fmt, is_one
 from recipec.frameworks import torchtitan as tt
+from recipec.frameworks.gaps import gaps
 from recipec.kinds import KIND_CLASS, MULTIPLIER_OF
 from recipec.render import LaunchCommand, RenderContext, RenderedFile, TargetOutput
-from recipec.render.classes import ClassGroup, fmt, is_one, lowered
-from recipec.render.gaps import gaps
+from recipec.render.classes import ClassGroup, lowered
 
 MODULE = "recipec_torchtitan"
 FUNCTION = "recipec_config"
@@ -84,7 +85,7 @@ def lowered_kinds(resolved) -> tuple[dict[str, ClassGroup], list[str]]:
     """Every kind's numbers (``resolved.kind_coupled``) after lowering the multipliers, and the notes.
 
     A kind whose multiplier (``recipec.kinds.MULTIPLIER_OF``) is not 1 gets it folded into its weight
-    (init std, LR × c, eps and coupled WD ÷ c), except the embedding when tied (a gap, recipec.render.gaps).
+    (init std, LR × c, eps and coupled WD ÷ c), except the embedding when tied (a gap, recipec.frameworks.gaps).
     Tied embeddings have no ``output`` kind.
     """
     tied = resolved.shape.tied_embeddings
@@ -182,7 +183,7 @@ def plan(ctx: RenderContext) -> Plan:
                 optimizer_name="AdamW" if r.optimizer.name == "adamw" else "Adam", decay_type=decay_type,
                 decay_ratio=decay_ratio, min_lr_factor=min_lr, max_norm=float(max_norm),
                 mixed_precision="float32" if r.precision == "fp32" else "bfloat16", dp_shard=dp_shard,
-                norm_eps=float(ctx.recipe.model.norm_eps), rope_theta=float(ctx.recipe.model.rope_theta),
+                norm_eps=r.shape.norm_eps, rope_theta=r.shape.rope_theta,
                 notes=tuple(notes))
 
 

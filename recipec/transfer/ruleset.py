@@ -19,6 +19,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 from recipec.diagnostics import Diagnostic, Location, RecipecError
+from recipec.kinds import PARAM_CLASSES
 
 AXES: tuple[str, ...] = ("width", "depth", "batch", "tokens", "head_dim", "lr_batch")
 AXIS_SYMBOL = {"width": "m", "depth": "l", "batch": "b", "tokens": "t", "head_dim": "h", "lr_batch": "r"}
@@ -30,7 +31,8 @@ WIDTH_RATIOS: tuple[str, ...] = ("width", "fan_in", "fan_out")
 CLASS_HPARAMS: tuple[str, ...] = ("lr", "weight_decay", "eps", "init_std")
 GLOBAL_HPARAMS: tuple[str, ...] = ("output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale")
 FORMULA_VARIABLES: tuple[str, ...] = ("compute", "params", "tokens")
-CLASSES: tuple[str, ...] = ("hidden", "embedding", "output", "vector")
+# What a rule names: one parameter class, every class ("all"), or the global multipliers ("global").
+ClassName = Literal[PARAM_CLASSES + ("all", "global")]
 
 
 class _Model(BaseModel):
@@ -67,7 +69,7 @@ class Rule(_Model):
                         "final_norm", "bias"]] | None = Field(
         None, description="Restrict the rule to these parameter kinds of its class (recipec.kinds); default: all."
     )
-    cls: Literal["hidden", "embedding", "output", "vector", "all", "global"] = Field(
+    cls: ClassName = Field(
         alias="class", description="Parameter class; 'all' expands to the four classes; 'global' for multipliers."
     )
     hp: Literal[
@@ -106,7 +108,7 @@ class Rule(_Model):
         return self
 
     def classes(self) -> tuple[str, ...]:
-        return CLASSES if self.cls == "all" else (self.cls,)
+        return PARAM_CLASSES if self.cls == "all" else (self.cls,)
 
     def applies_to(self, kind: str | None) -> bool:
         """Whether the rule acts on ``kind`` (``None``: a global multiplier)."""
@@ -116,7 +118,7 @@ class Rule(_Model):
 class Formula(_Model):
     """An absolute scaling law: hp = coefficient · compute^a · params^b · tokens^c."""
 
-    cls: Literal["hidden", "embedding", "output", "vector", "all", "global"] = Field("all", alias="class")
+    cls: ClassName = Field("all", alias="class")
     hp: Literal["lr", "batch_tokens"]
     coefficient: Annotated[float, Strict(), Field(ge=1e-30, le=1e30)]
     terms: dict[Literal["compute", "params", "tokens"], Annotated[float, Strict(), Field(ge=-64, le=64)]] = Field(
@@ -135,7 +137,7 @@ class Formula(_Model):
     def classes(self) -> tuple[str, ...]:
         if self.hp == "batch_tokens":
             return ("global",)
-        return CLASSES if self.cls == "all" else (self.cls,)
+        return PARAM_CLASSES if self.cls == "all" else (self.cls,)
 
 
 class RuleSetFile(_Model):

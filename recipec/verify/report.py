@@ -145,14 +145,6 @@ class VerifyReport(_M):
     coord: CoordReport | None = None  # the coord check run before the ladder (--coord-check also)
 
 
-def schema() -> dict:
-    from recipec.schema import SCHEMA_DIALECT
-
-    s = VerifyReport.model_json_schema()
-    return {"$schema": SCHEMA_DIALECT, "$id": "https://recipec.dev/schemas/verify-report.schema.json",
-            "title": "recipec verify report", **{k: v for k, v in s.items() if k != "title"}}
-
-
 def write_public(path, text: str | bytes) -> None:
     """Write atomically, then give the file the permissions of any other output (0666 less the umask:
     0644 under the usual 022), not the 0600 of the temporary file it was renamed from."""

@@ -17,7 +17,7 @@ cannot take at all is reported here, because the run would silently differ from 
   scale other than 1/√d_head; a floor LR (``min_lr_ratio``) with linear decay; qk-norm, LayerNorm or no
   norm (the written model is HF Llama); fp8 precision.
 
-The list is ``recipec.render.gaps``: the same one the renderers write into their outputs as notes.
+The list is ``recipec.frameworks.gaps``: the same one the renderers write into their outputs as notes.
 
 **Anti-pattern**
 
@@ -54,7 +54,7 @@ def _rule_path(ctx, hp: str):
     return ctx.transfer_path(rules[0].index) if rules else None
 
 
-# What a framework cannot express comes from recipec.render.gaps, the list the renderers write as notes:
+# What a framework cannot express comes from recipec.frameworks.gaps, the list the renderers write as notes:
 # lint and compile cannot disagree. Here each gap key is anchored in the recipe: the first of its candidate
 # paths that the source map knows; a finding is reported once per key, at the first size that shows it.
 
@@ -93,15 +93,15 @@ def _anchors(ctx, key: str) -> list:
 
 
 def check(ctx, options):
-    from recipec.render.gaps import gaps
+    from recipec.frameworks import FRAMEWORKS
+    from recipec.frameworks.gaps import gaps
 
-    if ctx.target not in ("torchtitan", "megatron", "hf"):
+    if ctx.target not in FRAMEWORKS:
         return
     smap = ctx.loaded.source_map
-    rope_theta = ctx.loaded.recipe.model.rope_theta
     seen: set = set()
     for name, res in [("proxy", ctx.proxy), *ctx.targets()]:
-        for gap in gaps(ctx.target, res, rope_theta):
+        for gap in gaps(ctx.target, res):
             if gap.key in seen:
                 continue
             seen.add(gap.key)

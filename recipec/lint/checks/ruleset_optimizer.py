@@ -37,12 +37,12 @@ _BATCH_EXPONENT = {"sgd": 1.0, "adam": 0.5, "adamw": 0.5}
 def check(ctx, options):
     opt = ctx.recipe.optimizer.name
     flagged = set()
-    for i, rs in enumerate(ctx.rulesets):
-        allowed = rs.spec.requires.optimizer
-        if allowed is not None and opt not in allowed:
+    # A rule set that declares other optimizers: resolve already warns (Resolved.warnings, under this code).
+    for w in ctx.proxy.warnings:
+        if w.code == CODE:
+            i = w.extra["transfer_index"]
             flagged.add(i)
-            yield Finding(ctx.transfer_path(i), f"rule set '{rs.name}' is for {', '.join(allowed)}, but the recipe "
-                                                f"uses {opt}", hint="pick the rule set made for the optimizer")
+            yield Finding(ctx.transfer_path(i), w.message, hint=w.hint)
     want = _BATCH_EXPONENT[opt]
     for rule in ctx.power_rules(None, "lr", "batch"):
         if rule.index in flagged or math.isclose(rule.exponent, want):

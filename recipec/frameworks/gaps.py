@@ -6,15 +6,17 @@ them in one place is what stops the two from drifting apart. Values a renderer *
 rewriting them (muP form-A lowering of multipliers into init, LR, ε and WD) are not gaps: the
 renderer says how it lowered them in its own notes.
 
-Cheap to import (standard library only): lint loads it on its start-up path.
+It sits below lint, render and inspect (all three read it) and reads only ``Resolved``: the rope θ and
+norm ε a framework may round come from ``resolved.shape``. Standard library only: lint loads it on its
+start-up path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recipec.render.classes import CLASS_ORDER, default_attn_scale, fmt, is_one
-
+from recipec.frameworks import fmt, is_one
+from recipec.kinds import PARAM_CLASSES
 
 # Gaps that leave a forward multiplier unapplied, by key (what `recipec inspect` lists instead of a difference).
 MULTIPLIER_GAPS: dict[str, str] = {"tied_emb": "embedding_multiplier", "emb": "embedding_multiplier",
@@ -29,15 +31,20 @@ class Gap:
     checks: tuple[str, ...] = ()  # … and which of them: lr, weight_decay, eps, init_std
 
 
-def gaps(target: str, resolved, rope_theta: float = 10000.0) -> list[Gap]:
+def gaps(target: str, resolved) -> list[Gap]:
     """The gaps of ``resolved`` in ``target`` (empty for ``neutral`` and unknown targets)."""
-    fn = {"torchtitan": _torchtitan, "megatron": _megatron, "hf": _hf}.get(target)
-    return fn(resolved, rope_theta) if fn else []
+    fn = _BY_TARGET.get(target)
+    return fn(resolved) if fn else []
 
 
-def target_gaps(targets, resolved, rope_theta: float = 10000.0) -> list[tuple[str, Gap]]:
+def target_gaps(targets, resolved) -> list[tuple[str, Gap]]:
     """(target, gap) for each selected target, in order, each target once: ``compile --strict``'s list."""
-    return [(t, g) for t in dict.fromkeys(targets) for g in gaps(t, resolved, rope_theta)]
+    return [(t, g) for t in dict.fromkeys(targets) for g in gaps(t, resolved)]
+
+
+def default_attn_scale(resolved) -> float:
+    """The frameworks' own attention logit scale, 1/sqrt(head_dim)."""
+    return resolved.shape.head_dim ** -0.5
 
 
 def _attn_is_default(r) -> bool:
@@ -45,7 +52,7 @@ def _attn_is_default(r) -> bool:
     return abs(scale - default_attn_scale(r)) <= 1e-12 * scale
 
 
-def _torchtitan(r, rope_theta: float) -> list[Gap]:
+def _torchtitan(r) -> list[Gap]:
     m, out = r.multipliers, []
     emb, out_mult = m.embedding_multiplier.value, m.output_multiplier.value
     if r.shape.tied_embeddings and not is_one(emb):
@@ -75,11 +82,12 @@ def _torchtitan(r, rope_theta: float) -> list[Gap]:
     return out
 
 
-def _megatron(r, rope_theta: float) -> list[Gap]:
+def _megatron(r) -> list[Gap]:
     """megatron-core 0.19.2 through recipec's wrapper (megatron_pretrain.py): per-kind config_overrides, the
     residual multiplier lowered into linear_proj / linear_fc2, every matrix re-initialised at its kind's std,
     the attention scale and output multiplier through --mup-* (recipec.frameworks.megatron)."""
     m, sh, out = r.multipliers, r.shape, []
+    rope_theta = sh.rope_theta
     if not float(rope_theta).is_integer():
         out.append(Gap("rope", f"rope_theta={fmt(float(rope_theta))} is rounded to {round(rope_theta)}: Megatron's "
                                "--rotary-base is an integer"))
@@ -103,12 +111,12 @@ def _megatron(r, rope_theta: float) -> list[Gap]:
     if r.optimizer.z_loss > 0:
         out.append(Gap("z_loss", f"z_loss={fmt(r.optimizer.z_loss)} is NOT applied: pretrain_gpt.py has no z-loss "
                                  "for dense GPT models"))
-    if r.optimizer.name == "adam" and any(r.coupled(c).weight_decay > 0 for c in CLASS_ORDER):
+    if r.optimizer.name == "adam" and any(r.coupled(c).weight_decay > 0 for c in PARAM_CLASSES):
         out.append(Gap("adam_wd", "optimizer adam: Megatron's Adam applies weight decay decoupled (AdamW)"))
     return out
 
 
-def _hf(r, rope_theta: float) -> list[Gap]:
+def _hf(r) -> list[Gap]:
     m, s, out = r.multipliers, r.schedule, []
     if s.decay == "linear" and s.min_lr_ratio > 0:
         out.append(Gap("min_lr", f"min_lr_ratio={fmt(s.min_lr_ratio)} is NOT applied: the Trainer's linear schedule "
@@ -134,3 +142,6 @@ def _hf(r, rope_theta: float) -> list[Gap]:
                                    "no logit multiplier and the tied lm_head shares the embedding weight, so the "
                                    "hook cannot lower it"))
     return out
+
+
+_BY_TARGET = {"torchtitan": _torchtitan, "megatron": _megatron, "hf": _hf}
