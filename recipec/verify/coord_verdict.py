@@ -134,7 +134,9 @@ def judge(kind: str, series: dict[str, list[SlopeFit]], tol: CoordTolerance,
         return KindCoord(kind, "fail", notes + slopes, series, first)
     if unsure:
         unsure.sort(reverse=True)
-        return KindCoord(kind, "inconclusive", [unsure[0][1] + "; more --coord-seeds or widths would decide it"],
+        from recipec.verify.options import flag
+
+        return KindCoord(kind, "inconclusive", [unsure[0][1] + f"; more {flag('coord_seeds')} or widths would decide it"],
                          series)
     return KindCoord(kind, "pass", [], series)
 
