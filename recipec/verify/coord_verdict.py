@@ -136,8 +136,8 @@ def judge(kind: str, series: dict[str, list[SlopeFit]], tol: CoordTolerance,
         unsure.sort(reverse=True)
         from recipec.verify.options import flag
 
-        return KindCoord(kind, "inconclusive", [unsure[0][1] + f"; more {flag('coord_seeds')} or widths would decide it"],
-                         series)
+        more = f"; more {flag('coord_seeds')} or widths would decide it"
+        return KindCoord(kind, "inconclusive", [unsure[0][1] + more], series)
     return KindCoord(kind, "pass", [], series)
 
 

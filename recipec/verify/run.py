@@ -76,7 +76,8 @@ def run_coord(loaded, opts: VerifyOptions, source=None):
     rungs = ladder.plan(loaded, opts.size, widths, opts.depth)
     batch = opts.batch or (16 if on_gpu else 4)
     seq_len = opts.seq_len or min(128 if on_gpu else 32, recipe.model.seq_len)
-    corpus = corpus_for(opts, loaded.recipe.model.vocab_size, seq_len, (opts.coord_steps + 1) * batch * (seq_len + 1) + seq_len + 2)
+    need = (opts.coord_steps + 1) * batch * (seq_len + 1) + seq_len + 2
+    corpus = corpus_for(opts, recipe.model.vocab_size, seq_len, need)
     _say(opts, f"coord check: {_model_name(source)}; widths {', '.join(map(str, widths))} (head_dim "
                f"{', '.join(str(r.resolved.shape.head_dim) for r in rungs)}) at depth {opts.depth}; "
                f"{opts.coord_steps} steps × {batch} × {seq_len} tokens, {opts.coord_seeds} seeds, constant LR")
@@ -126,8 +127,9 @@ def _plan(loaded, opts: VerifyOptions, source, s: devices.Setup) -> Plan:
         return s.cost(rung, steps, n_ck)
 
     if opts.widths.strip() == "auto" and budget_seconds is not None:
-        widths = ladder.plan_auto(loaded, opts.size, opts.depth, recipe.model.width, ladder.target_width(loaded, opts.size),
-                                  cost, s.memory_limit, budget_seconds, opts.steps, opts.compression)
+        widths = ladder.plan_auto(loaded, opts.size, opts.depth, recipe.model.width,
+                                  ladder.target_width(loaded, opts.size), cost, s.memory_limit, budget_seconds,
+                                  opts.steps, opts.compression)
     else:
         widths = ladder.parse_widths(opts.widths, recipe.model.width, ladder.target_width(loaded, opts.size))
     rungs = ladder.plan(loaded, opts.size, widths, opts.depth)

@@ -153,9 +153,10 @@ def build_trainer(rung, settings: RunSettings, device: torch.device, dist: Dist 
 def train_step(t: Trainer, rows, settings: RunSettings, device: torch.device, loss_sum: torch.Tensor,
                dist: Dist | None = None) -> int:
     """The step stage: one optimizer step on a global batch of token rows; adds each micro batch's loss
-    to ``loss_sum`` (on the device: no host synchronisation) and returns their count. Micro batches are equal slices of the global batch
-    whose gradients are summed (scaled by 1/count); under N processes each rank takes micro_batches/N of
-    them (VerifyOptions and the run check they divide) and FSDP averages over ranks."""
+    to ``loss_sum`` (on the device: no host synchronisation) and returns their count. Micro batches are
+    equal slices of the global batch whose gradients are summed (scaled by 1/count); under N processes
+    each rank takes micro_batches/N of them (``recipec.verify.device.batching`` checks they divide) and
+    FSDP averages over ranks."""
     if dist is not None:
         rows = dist.local_rows(rows)  # the same global batch as one process, split by rank
     local_micro = settings.micro_batches // (1 if dist is None else dist.world)
@@ -218,7 +219,8 @@ class _Loop:
         elif self.timing_started is not None:
             per_step = (time.perf_counter() - self.timing_started) / (last - first)
             # warm-started σ costs about half the cold one at step 0
-            self.reestimate = per_step * self.settings.steps + sigma_seconds * (1 + 0.5 * len(self.settings.checkpoints))
+            checkpoints = len(self.settings.checkpoints)
+            self.reestimate = per_step * self.settings.steps + sigma_seconds * (1 + 0.5 * checkpoints)
             if self.reporter is not None:
                 self.reporter.measured(self.label, per_step, sigma_seconds, self.reestimate)
 
@@ -244,7 +246,8 @@ class _Loop:
             if probe.non_finite():
                 self.diverged = f"a top singular value became non-finite by step {step}"
         if self.reporter is not None:
-            self.reporter.checkpoint(self.label, step, self.settings.steps, mean_loss, time.perf_counter() - self.started)
+            elapsed = time.perf_counter() - self.started
+            self.reporter.checkpoint(self.label, step, self.settings.steps, mean_loss, elapsed)
         elif self.settings.progress:
             _progress(self.label, step, self.settings.steps, mean_loss)
         self.tick = time.perf_counter()

@@ -162,6 +162,6 @@ def too_short(reports, reached: float | None, steps: int) -> str | None:
                 f"{flag('compression')} auto")
     if reached is not None and reached < MIN_TIMESCALES:
         return (f"run too short for its timescale: the slowest rung sees {reached:.2f} AdamW timescales of the "
-                f"{MIN_TIMESCALES:g} σ needs to settle (τ = {tau:.0f} steps, {steps} steps); raise {flag('steps')} or "
-                f"{flag('compression')}")
+                f"{MIN_TIMESCALES:g} σ needs to settle (τ = {tau:.0f} steps, {steps} steps); raise "
+                f"{flag('steps')} or {flag('compression')}")
     return None
