@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from recipec.diagnostics import RecipecError
-from recipec.kinds import KINDS
+from recipec.kinds import KINDS, PARAM_CLASSES
 from recipec.verify.options import OptionError
 from recipec.verify.spec import RungSpec, rung_spec  # noqa: F401  (RungSpec: the protocol's type, for users)
 
@@ -80,7 +80,7 @@ def parse_kind_map(items) -> dict[str, str]:
             re.compile(pattern)
         except re.error as e:
             raise OptionError("kind_map", f"{pattern!r} is not a regular expression: {e}") from None
-        if kind not in KINDS and kind not in ("hidden", "embedding", "output", "vector"):
+        if kind not in KINDS and kind not in PARAM_CLASSES:
             raise OptionError("kind_map", f"{kind!r} is not a kind ({', '.join(KINDS)}) or a class")
         out[pattern] = kind
     return out

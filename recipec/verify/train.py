@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from recipec.recipe import PARAM_CLASSES
+from recipec.kinds import PARAM_CLASSES
+from recipec.resolved import adamw_timescale
 from recipec.verify.data import Batches
 from recipec.verify.distributed import Dist, shard
 from recipec.verify.factory import ModelSource
@@ -289,7 +290,7 @@ def _report(rung, settings: RunSettings, t: Trainer, probe: SigmaProbe, loop: _L
         width=cfg.width, heads=cfg.heads, head_dim=cfg.head_dim, ffn_hidden=cfg.ffn_hidden,
         params=sum(p.numel() for p in t.model.parameters()), hyper=t.hyper,
         multipliers={m: getattr(cfg, m) for m in multipliers},
-        tau_steps=(1 / (lr_h * wd_h)) if wd_h > 0 else None, tau_steps_resolved=rung.tau, steps=settings.steps,
+        tau_steps=adamw_timescale(lr_h, wd_h), tau_steps_resolved=rung.tau, steps=settings.steps,
         final_loss=loop.loss_curve[-1][1] if loop.loss_curve else None, loss_curve=loop.loss_curve,
         sigma_curve=probe.curve, sigma_per_layer=probe.per_layer, estimator_iterations=probe.iterations,
         estimator_unconverged=probe.unconverged, diverged=loop.diverged, seconds=time.perf_counter() - loop.started,
