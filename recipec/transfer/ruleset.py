@@ -27,9 +27,7 @@ AXIS_SYMBOL = {"width": "m", "depth": "l", "batch": "b", "tokens": "t", "head_di
 # How a width rule measures width: the model's width ratio m, or the kind's own fan-in / fan-out ratio
 # (muP's per-tensor infshape: mup's width_mult() is the fan-in ratio).
 WIDTH_RATIOS: tuple[str, ...] = ("width", "fan_in", "fan_out")
-CLASS_HPARAMS: tuple[str, ...] = ("lr", "weight_decay", "eps", "init_std")
 GLOBAL_HPARAMS: tuple[str, ...] = ("output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale")
-FORMULA_VARIABLES: tuple[str, ...] = ("compute", "params", "tokens")
 CLASSES: tuple[str, ...] = ("hidden", "embedding", "output", "vector")
 
 

@@ -14,9 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Parameter class of every weight, by the module attribute that owns it (see ``parameter_classes``).
-HIDDEN_KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out")
-
 
 @dataclass(frozen=True)
 class ModelConfig:
