@@ -236,17 +236,42 @@ def schema_cmd(ruleset: bool, write_dir: str | None) -> None:
     click.echo(dumps(ruleset_schema() if ruleset else recipe_schema()), nl=False)
 
 
-@main.command("rules")
+def _renamed(old: str, new: str) -> None:
+    click.echo(f"recipec: '{old}' is renamed '{new}'", err=True)
+
+
+@main.command("rulesets")
+@click.argument("name", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_user_errors
-def rules_cmd(fmt: str) -> None:
-    """List the built-in transfer rule sets with their sources."""
-    from recipec.transfer import builtin_names, load_ruleset
+def rulesets_cmd(name: str | None, fmt: str) -> None:
+    """List the built-in transfer rule sets with their sources, or show rule set NAME's rules and exponents."""
+    _rulesets(name, fmt)
 
+
+@main.command("rules", hidden=True)
+@click.argument("name", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_user_errors
+def rules_cmd(name: str | None, fmt: str) -> None:
+    """Deprecated: recipec rulesets."""
+    _renamed("rules", "rulesets")
+    _rulesets(name, fmt)
+
+
+def _rulesets(name: str | None, fmt: str) -> None:
+    import json
+
+    from recipec.transfer import builtin_names, load_ruleset
+    from recipec.transfer.ruleset import ruleset_json, ruleset_text
+
+    if name is not None:
+        rs = load_ruleset(name, path_text="NAME")
+        click.echo(json.dumps(ruleset_json(rs), indent=2, ensure_ascii=False) if fmt == "json" else ruleset_text(rs),
+                   nl=fmt == "json")
+        return
     sets = [load_ruleset(n) for n in builtin_names()]
     if fmt == "json":
-        import json
-
         click.echo(json.dumps([{"name": rs.name, "title": rs.spec.title, "citation": rs.spec.source.citation,
                                 "url": rs.spec.source.url, "params": dict(rs.params)} for rs in sets], indent=2))
         return
@@ -486,17 +511,31 @@ def lint_cmd(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, targe
     sys.exit(EXIT_FINDINGS if fails(diags, cfg.fail_on) else EXIT_OK)
 
 
-@main.command("rule")
+@main.command("checks")
 @click.argument("code", required=False)
-@click.option("--docs", is_flag=True, help="Print the documentation of every lint rule (docs/rules.md).")
+@click.option("--docs", is_flag=True, help="Print the documentation of every lint check (docs/checks.md).")
+@_user_errors
+def checks_cmd(code: str | None, docs: bool) -> None:
+    """Print a lint check's documentation (by code or name), or list the lint checks."""
+    _checks(code, docs)
+
+
+@main.command("rule", hidden=True)
+@click.argument("code", required=False)
+@click.option("--docs", is_flag=True)
 @_user_errors
 def rule_cmd(code: str | None, docs: bool) -> None:
-    """Print a lint rule's documentation (by code or name), or list the lint rules."""
+    """Deprecated: recipec checks."""
+    _renamed("rule", "checks")
+    _checks(code, docs)
+
+
+def _checks(code: str | None, docs: bool) -> None:
     from recipec.lint import registry
-    from recipec.lint.docs import rule_text, rules_markdown
+    from recipec.lint.docs import check_text, checks_markdown
 
     if docs:
-        click.echo(rules_markdown(registry.CHECKS), nl=False)
+        click.echo(checks_markdown(registry.CHECKS), nl=False)
         return
     if code is None:
         for chk in registry.CHECKS.values():
@@ -508,9 +547,9 @@ def rule_cmd(code: str | None, docs: bool) -> None:
 
         names = list(registry.CHECKS) + [c.name for c in registry.CHECKS.values()]
         close = difflib.get_close_matches(code, names, n=1)
-        raise RecipecError(f"no lint rule {code!r}" + (f"; did you mean {close[0]!r}?" if close else
-                                                      " (recipec rule lists them)"))
-    click.echo(rule_text(chk))
+        raise RecipecError(f"no lint check {code!r}" + (f"; did you mean {close[0]!r}?" if close else
+                                                       " (recipec checks lists them)"))
+    click.echo(check_text(chk))
 
 
 @main.command("estimate")

@@ -23,7 +23,7 @@ print(",".join(heavy))
 def test_compile_and_explain_never_import_torch(tmp_path):
     args = repr((("explain", str(LLAMA), "--size", "8b"),
                  ("compile", str(LLAMA), "--size", "70b", "--out", str(tmp_path)),
-                 ("estimate", str(LLAMA), "--size", "8b"), ("rules",), ("schema",)))
+                 ("estimate", str(LLAMA), "--size", "8b"), ("rulesets",), ("rulesets", "completep"), ("schema",)))
     proc = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -10,7 +10,7 @@
     [tool.recipec.per-file-ignores]
     "experiments/*.yaml" = ["RC302"] # glob (relative to the pyproject's folder) -> codes
     [tool.recipec.options.RC302]
-    max-width-ratio = 64             # a check's options (see ``recipec rule CODE``)
+    max-width-ratio = 64             # a check's options (see ``recipec checks CODE``)
 """
 
 from __future__ import annotations
