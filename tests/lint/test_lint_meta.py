@@ -76,3 +76,21 @@ def test_layering() -> None:
         assert not any(i.startswith("recipec.lint.checks") or i == "recipec.lint.registry" for i in imports), core
     for path in (LINT / "checks").glob("*.py"):
         assert "recipec.lint.formats" not in _imports(path), path
+
+
+ARXIV = re.compile(r"arXiv:\d{4}\.\d{4,5}")
+URL = re.compile(r"https?://[^\s;,)]+")
+REPO_PATH = re.compile(r"(?<![\w/.:-])((?:\.\./)*[\w.-]+(?:/[\w.-]+)*\.(?:md|py|json|yaml|yml|toml))\b")
+
+
+@pytest.mark.parametrize("code", list(CHECKS))
+def test_citation_is_a_public_source_or_a_file_in_the_repo(code: str, repo: Path) -> None:
+    """Each ';'-separated source of a check's citation names an arXiv id, a URL, or a file that is in the
+    repository; a file path that is not in the repository (a document the reader cannot open) fails."""
+    citation = CHECKS[code].citation
+    for path in REPO_PATH.findall(URL.sub("", citation)):
+        assert (repo / path).is_file(), f"{code} cites {path}, which is not in the repository"
+    for part in citation.split("; "):
+        resolvable = ARXIV.search(part) or URL.search(part) or any(
+            (repo / p).is_file() for p in REPO_PATH.findall(URL.sub("", part)))
+        assert resolvable, f"{code}: {part!r} names no arXiv id, URL or file in the repository"
