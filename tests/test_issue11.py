@@ -482,7 +482,7 @@ def test_13_empty_paths_are_refused(args, fragment, tmp_path):
 @pytest.mark.parametrize("option, value", [("--micro-batch", str(10**400)), ("--gpus", str(10**30)),
                                            ("--mfu", "nan"), ("--mfu", "1e-300")])
 def test_11_estimate_options_have_ranges(option, value):
-    _expect(_invoke(["estimate", E, "-s", "8b", option, value]), 2, f"{option}: must be between")
+    _expect(_invoke(["estimate", E, "-s", "8b", option, value]), 2, f"Invalid value for '{option}': must be between")
 
 
 # --------------------------------------------------------------------------- 14. provenance of --set
