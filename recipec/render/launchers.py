@@ -62,7 +62,7 @@ class LaunchOptions:
             try:
                 return fn(item)
             except ValueError as e:
-                raise RecipecError(Diagnostic(f"{option}: {e}", path=option)) from None
+                raise RecipecError(Diagnostic(str(e), path=option)) from None
 
         return cls.build(args, [checked(parse_env_assignment, item, "--launch-env") for item in env],
                          None if image is None else checked(parse_image, image, "--image"),
