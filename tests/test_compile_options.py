@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 from golden_cases import ROOT, TARGETS
 
@@ -82,6 +83,7 @@ def test_hf_notes_for_tied_embeddings_do_not_contradict(tmp_path):
     assert not any("output" in n and "lowered by the hook" in n for n in notes), notes
 
 
+@pytest.mark.slow
 def test_examples_lint_clean_outside_the_repository(tmp_path):
     """No pyproject.toml above tmp_path: the examples' own inline suppressions must carry them."""
     for example in (LLAMA, COMPLETEP):

@@ -268,6 +268,7 @@ def test_06_reads_regular_files_only(source, tmp_path):
     _expect(_subprocess(["explain", source], timeout=20), 2, "is not a regular file")
 
 
+@pytest.mark.slow
 def test_06_output_dir_whose_resolved_json_is_a_link_to_dev_zero(tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from tests.conftest import LLAMA, ROOT
 
 PROBE = """
@@ -30,6 +32,7 @@ def test_compile_and_explain_never_import_torch(tmp_path):
     assert proc.stdout.strip() == "", f"imported on the compile path: {proc.stdout}"
 
 
+@pytest.mark.slow
 def test_wheel_ships_rules_templates_schemas_and_runs_from_them(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
                           capture_output=True, text=True, timeout=600)
