@@ -18,6 +18,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import click  # noqa: E402
 
 from recipec import __version__  # noqa: E402
+from recipec.cli_types import ENV_ASSIGNMENT, IMAGE, K8S_VOLUME, Between  # noqa: E402
 from recipec.diagnostics import RecipecError  # noqa: E402
 from recipec.frameworks import TARGETS  # noqa: E402
 from recipec.io import write_atomic  # noqa: E402,F401  (re-exported for callers of the CLI layer)
@@ -102,10 +103,10 @@ def main() -> None:
               help="Also write launch files: torchrun, slurm or k8s (one per target that runs; give it once).")
 @click.option("--launch-arg", "launch_args", multiple=True, metavar="ARG",
               help="Append ARG to the program's arguments in every launch file (repeatable; e.g. data flags).")
-@click.option("--launch-env", "launch_env", multiple=True, metavar="NAME=VALUE",
+@click.option("--launch-env", "launch_env", multiple=True, type=ENV_ASSIGNMENT,
               help="Set NAME in every launch file unless already set at launch (repeatable; e.g. RECIPEC_DATA=…).")
-@click.option("--image", default=None, metavar="IMAGE", help="The PyTorchJob's container image (k8s).")
-@click.option("--k8s-volume", "k8s_volumes", multiple=True, metavar="CLAIM:/PATH",
+@click.option("--image", default=None, type=IMAGE, help="The PyTorchJob's container image (k8s).")
+@click.option("--k8s-volume", "k8s_volumes", multiple=True, type=K8S_VOLUME,
               help="Mount a PersistentVolumeClaim in the PyTorchJob's pods (repeatable; e.g. the data).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing each output that differs or is missing.")
 @click.option("--strict", is_flag=True, help="Exit 1 listing each value a target cannot express (lint's RC603), "
@@ -114,8 +115,8 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Overwrite existing files that recipec did not generate.")
 @_user_errors
 def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, targets: tuple[str, ...],
-                launchers: tuple[str, ...], launch_args: tuple[str, ...], launch_env: tuple[str, ...],
-                image: str | None, k8s_volumes: tuple[str, ...], check: bool, strict: bool, quiet: bool,
+                launchers: tuple[str, ...], launch_args: tuple[str, ...], launch_env: tuple[tuple[str, str], ...],
+                image: str | None, k8s_volumes: tuple[tuple[str, str], ...], check: bool, strict: bool, quiet: bool,
                 force: bool) -> None:
     """Resolve RECIPE at a size; write OUT/resolved.json and the configs of each --target."""
     from recipec.diagnostics import Diagnostic
@@ -127,7 +128,7 @@ def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, 
         raise RecipecError(Diagnostic(f"--launcher given {len(launchers)} times ({', '.join(launchers)}): give it "
                                       "once, and compile again into another --out for another launcher",
                                       path="--launcher"))
-    launch = LaunchOptions.parse(launch_args, launch_env, image, k8s_volumes)
+    launch = LaunchOptions.build(launch_args, launch_env, image, k8s_volumes)
     loaded, resolved = _load_and_resolve(recipe, size, sets)
     if not quiet:
         _print_warnings(resolved)
@@ -237,17 +238,42 @@ def schema_cmd(ruleset: bool, write_dir: str | None) -> None:
     click.echo(dumps(ruleset_schema() if ruleset else recipe_schema()), nl=False)
 
 
-@main.command("rules")
+def _renamed(old: str, new: str) -> None:
+    click.echo(f"recipec: '{old}' is renamed '{new}'", err=True)
+
+
+@main.command("rulesets")
+@click.argument("name", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_user_errors
-def rules_cmd(fmt: str) -> None:
-    """List the built-in transfer rule sets with their sources."""
-    from recipec.transfer import builtin_names, load_ruleset
+def rulesets_cmd(name: str | None, fmt: str) -> None:
+    """List the built-in transfer rule sets with their sources, or show rule set NAME's rules and exponents."""
+    _rulesets(name, fmt)
 
+
+@main.command("rules", hidden=True)
+@click.argument("name", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_user_errors
+def rules_cmd(name: str | None, fmt: str) -> None:
+    """Deprecated: recipec rulesets."""
+    _renamed("rules", "rulesets")
+    _rulesets(name, fmt)
+
+
+def _rulesets(name: str | None, fmt: str) -> None:
+    import json
+
+    from recipec.transfer import builtin_names, load_ruleset
+    from recipec.transfer.ruleset import ruleset_json, ruleset_text
+
+    if name is not None:
+        rs = load_ruleset(name, path_text="NAME")
+        click.echo(json.dumps(ruleset_json(rs), indent=2, ensure_ascii=False) if fmt == "json" else ruleset_text(rs),
+                   nl=fmt == "json")
+        return
     sets = [load_ruleset(n) for n in builtin_names()]
     if fmt == "json":
-        import json
-
         click.echo(json.dumps([{"name": rs.name, "title": rs.spec.title, "citation": rs.spec.source.citation,
                                 "url": rs.spec.source.url, "params": dict(rs.params)} for rs in sets], indent=2))
         return
@@ -389,17 +415,31 @@ def lint_cmd(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, targe
     sys.exit(EXIT_FINDINGS if fails(diags, cfg.fail_on) else EXIT_OK)
 
 
-@main.command("rule")
+@main.command("checks")
 @click.argument("code", required=False)
-@click.option("--docs", is_flag=True, help="Print the documentation of every lint rule (docs/rules.md).")
+@click.option("--docs", is_flag=True, help="Print the documentation of every lint check (docs/checks.md).")
+@_user_errors
+def checks_cmd(code: str | None, docs: bool) -> None:
+    """Print a lint check's documentation (by code or name), or list the lint checks."""
+    _checks(code, docs)
+
+
+@main.command("rule", hidden=True)
+@click.argument("code", required=False)
+@click.option("--docs", is_flag=True)
 @_user_errors
 def rule_cmd(code: str | None, docs: bool) -> None:
-    """Print a lint rule's documentation (by code or name), or list the lint rules."""
+    """Deprecated: recipec checks."""
+    _renamed("rule", "checks")
+    _checks(code, docs)
+
+
+def _checks(code: str | None, docs: bool) -> None:
     from recipec.lint import registry
-    from recipec.lint.docs import rule_text, rules_markdown
+    from recipec.lint.docs import check_text, checks_markdown
 
     if docs:
-        click.echo(rules_markdown(registry.CHECKS), nl=False)
+        click.echo(checks_markdown(registry.CHECKS), nl=False)
         return
     if code is None:
         for chk in registry.CHECKS.values():
@@ -411,23 +451,26 @@ def rule_cmd(code: str | None, docs: bool) -> None:
 
         names = list(registry.CHECKS) + [c.name for c in registry.CHECKS.values()]
         close = difflib.get_close_matches(code, names, n=1)
-        raise RecipecError(f"no lint rule {code!r}" + (f"; did you mean {close[0]!r}?" if close else
-                                                      " (recipec rule lists them)"))
-    click.echo(rule_text(chk))
+        raise RecipecError(f"no lint check {code!r}" + (f"; did you mean {close[0]!r}?" if close else
+                                                       " (recipec checks lists them)"))
+    click.echo(check_text(chk))
 
 
 @main.command("estimate")
 @click.argument("recipe", type=SafePath(dir_okay=False))
 @size_option
 @set_option
-@click.option("--gpus", type=int, default=None, help="Number of GPUs (default: the size's cluster).")
+@click.option("--gpus", type=Between(1, "recipec.recipe.MAX_SHAPE", integer=True), default=None,
+              help="Number of GPUs (default: the size's cluster).")
 @click.option("--gpu", type=click.Choice(["h100", "h200", "a100"]), default=None,
               help="GPU type (default: the size's cluster.gpu, else h100).")
-@click.option("--mfu", type=float, default=0.4, show_default=True, help="Model-FLOPs utilisation for the wall time.")
+@click.option("--mfu", type=Between(0.001, 1), default=0.4, show_default=True,  # below 0.1%: no planning figure
+              help="Model-FLOPs utilisation for the wall time.")
 @click.option("--sharding", type=click.Choice(["fsdp", "zero1", "none"]), default="fsdp", show_default=True,
               help="fsdp: weights, gradients and optimizer states sharded over data parallel (FSDP2 / ZeRO-3); "
                    "zero1: optimizer states only (Megatron's distributed optimizer).")
-@click.option("--micro-batch", type=int, default=None, help="Sequences per GPU per step (default: the recipe's).")
+@click.option("--micro-batch", type=Between(1, "recipec.recipe.MAX_SHAPE", integer=True), default=None,
+              help="Sequences per GPU per step (default: the recipe's).")
 @click.option("--kernels", type=click.Choice(["fused", "eager"]), default="fused", show_default=True,
               help="Which activations autograd keeps: fused (GPU frameworks: fused RMSNorm, flash attention) or "
                    "eager (PyTorch's composite RMSNorm, as on a CPU).")
@@ -437,13 +480,6 @@ def estimate_cmd(recipe, size, sets, gpus, gpu, mfu, sharding, micro_batch, kern
     of memory even with activation checkpointing."""
     from recipec.estimate import GPUS, estimate, text
 
-    from recipec.recipe import MAX_SHAPE
-
-    if not (0.001 <= mfu <= 1):  # also refuses NaN; below 0.1% the wall time is not a planning figure
-        raise RecipecError(f"--mfu: must be between 0.001 and 1 (got {mfu:g})")
-    for name, value in (("--gpus", gpus), ("--micro-batch", micro_batch)):
-        if value is not None and not (0 < value <= MAX_SHAPE):
-            raise RecipecError(f"{name}: must be between 1 and {MAX_SHAPE} (got {value})")
     _, resolved = _load_and_resolve(recipe, size, sets)
     gpu = gpu or (resolved.cluster.gpu.lower() if resolved.cluster.gpu.lower() in GPUS else "h100")
     result = estimate(resolved, gpus or resolved.cluster.world_size, gpu=gpu, mfu=mfu, sharding=sharding,

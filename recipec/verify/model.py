@@ -14,9 +14,6 @@ from torch import nn
 
 from recipec.verify.spec import ModelConfig
 
-# Parameter class of every weight, by the module attribute that owns it (see ``parameter_classes``).
-HIDDEN_KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out")
-
 
 def _norm(kind: str, dim: int, eps: float) -> nn.Module:
     if kind == "rmsnorm":

@@ -63,6 +63,7 @@ def _max_differences(one: dict, two: dict) -> dict[str, float]:
     return worst
 
 
+@pytest.mark.slow  # two gloo processes train a ladder
 def test_fsdp2_on_two_cpu_processes_gives_the_sigma_of_one_process(tmp_path):
     one, two, default = tmp_path / "one", tmp_path / "two", tmp_path / "default"
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
@@ -140,6 +141,7 @@ def test_each_rank_keeps_its_contiguous_rows():
     assert np.array_equal(np.concatenate(parts), batch) and all(p.shape == (2, 3) for p in parts)
 
 
+@pytest.mark.slow  # two gloo processes train a ladder
 def test_fsdp2_on_a_user_model_gives_the_sigma_of_one_process(tmp_path):
     """--model under torchrun: the user's blocks (the first nn.ModuleList) are sharded, the AdamW groups are
     built over the sharded parameters, and σ equals one process's with the same micro batches."""

@@ -104,6 +104,7 @@ def test_factory_that_returns_no_module_and_kind_map_errors(tmp_path):
     assert result.exit_code == 2 and "--kind-map: only with --model" in result.output
 
 
+@pytest.mark.slow
 def test_verify_model_runs_the_ladder_on_the_user_model(tmp_path):
     result = _run(GPT_RECIPE, "--size", "big", "--device", "cpu", "-q", "--widths", "32,64", "--depth", "1",
                   "--steps", "12", "--batch", "2", "--seq-len", "16", "--checkpoints", "4",
@@ -125,6 +126,7 @@ def test_verify_model_runs_the_ladder_on_the_user_model(tmp_path):
     ("gpt_init_over_m", {"q", "o", "mlp_in", "mlp_out"}),
     ("gpt_attn_sqrt_scale", {"attn_logits"}),
 ])
+@pytest.mark.slow
 def test_coord_check_passes_the_correct_model_and_flags_each_broken_kind(tmp_path, model, failing):
     old = os.umask(0o022)
     try:
@@ -187,6 +189,7 @@ def test_fit_slope_has_a_student_t_interval():
 # --------------------------------------------------------------------------- honest verdicts, time, plan
 
 
+@pytest.mark.slow
 def test_a_ten_step_run_is_inconclusive_with_the_reason(tmp_path):
     result = _run(TINY, "--size", "big", "--device", "cpu", "-q", "--widths", "32,64", "--depth", "1", "--steps", "10",
                   "--batch", "2", "--seq-len", "16", "--checkpoints", "5", "--out", tmp_path)
@@ -210,6 +213,7 @@ def test_too_short_rule():
     assert too_short([NS(tau_steps=None)], None, 10) is None  # no weight decay: the plateau test decides
 
 
+@pytest.mark.slow
 def test_the_plan_is_printed_before_training_and_progress_has_an_eta(tmp_path):
     result = CliRunner().invoke(main, ["verify", str(TINY), "--size", "big", "--device", "cpu", "--widths", "32,64",
                                        "--depth", "1", "--steps", "12", "--batch", "2", "--seq-len", "16",
@@ -225,6 +229,7 @@ def test_the_plan_is_printed_before_training_and_progress_has_an_eta(tmp_path):
         assert 0 < rung["sigma_seconds"] < rung["seconds"]
 
 
+@pytest.mark.slow
 def test_a_plan_beyond_the_budget_is_refused_before_training():
     small = CliRunner().invoke(main, ["verify", str(TINY), "--size", "big", "--device", "cpu", "--widths",
                                       "32,64,128,256", "--depth", "2", "--steps", "200", "--budget", "0.0001"])
@@ -267,6 +272,7 @@ def test_duration_and_public_writes(tmp_path):
     assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o640  # honours the umask
 
 
+@pytest.mark.slow
 def test_coord_check_also_runs_before_the_ladder_in_the_same_report(tmp_path):
     result = _run(TINY, "--size", "big", "--device", "cpu", "-q", "--coord-check", "also", "--widths",
                   "32,64,128,256", "--depth", "1", "--steps", "12", "--batch", "2", "--seq-len", "16",

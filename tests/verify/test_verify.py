@@ -202,6 +202,7 @@ def test_builtin_corpus_and_same_order_at_every_width():
         assert np.array_equal(a.next(), b.next())
 
 
+@pytest.mark.slow
 def test_builtin_corpus_is_sampled_more_than_once_when_a_run_wants_more():
     """A GPU ladder samples ~16M tokens, more than the standard library holds (~11 MB): the whole library is
     used and windows repeat; only a corpus shorter than one sequence is an error."""
@@ -227,6 +228,7 @@ def _verify(*args):
     return CliRunner().invoke(main, ["verify", str(TINY), "--size", "big", "--device", "cpu", "--quiet", *args])
 
 
+@pytest.mark.slow
 def test_end_to_end_report_and_schema(tmp_path):
     import jsonschema
 
@@ -265,6 +267,7 @@ def test_end_to_end_report_and_schema(tmp_path):
         assert (tmp_path / "verify.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_divergence_is_a_failure_naming_rung_and_step(tmp_path):
     result = _verify("--widths", "32,64", "--depth", "1", "--steps", "12", "--batch", "2", "--seq-len", "16",
                      "--checkpoints", "4", "--set", "optimizer.lr=1e6", "--set", "optimizer.grad_clip=0",
@@ -284,6 +287,7 @@ def test_divergence_is_a_failure_naming_rung_and_step(tmp_path):
     (["--steps", "0"], "--steps: must be > 0"),
     (["--wd-compression", "fast"], "--wd-compression: expected a number"),
 ])
+@pytest.mark.slow
 def test_error_paths_exit_2(args, fragment):
     result = _verify(*args)
     assert result.exit_code == 2, result.output
@@ -325,6 +329,7 @@ def test_calibration_fit_is_e_plus_twice_the_slope():
     assert cal.per_kind["k"] == pytest.approx(1.1)
 
 
+@pytest.mark.slow
 def test_calibrate_on_an_unsettled_ladder_fits_nothing_and_writes_no_rule_set(tmp_path):
     result = _verify("--widths", "32,64", "--depth", "1", "--steps", "12", "--batch", "2", "--seq-len", "16",
                      "--checkpoints", "4", "--calibrate", "--out", str(tmp_path))
@@ -354,6 +359,7 @@ def test_calibrate_only_at_steady_state():
     assert "diverged" in not_at_steady_state(report)
 
 
+@pytest.mark.slow
 def test_calibrate_end_to_end_writes_a_valid_rule_set(tmp_path):
     """A ladder at steady state (by its --plateau): the fit is written, confirmed only if the confirming run
     passes."""
@@ -418,6 +424,7 @@ def test_rung_cost_counts_weights_grads_adam_and_activations():
     assert wide.seconds == pytest.approx(100 * wide.flops_per_step / (989e12 * ladder.ASSUMED_GPU_MFU) + sigma_once)
 
 
+@pytest.mark.slow
 def test_a_rung_that_cannot_fit_is_refused_before_training():
     result = _verify("--widths", "32,65536", "--steps", "4")
     assert result.exit_code == 2, result.output
