@@ -24,6 +24,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "recipec"
 LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer) for layer in (
     {"__main__"},
     {"cli"},
+    {"cli_types"},  # click parameter types of the CLI (they call the launchers' own checks)
     {"schema"},  # the JSON Schemas of the recipe, the rule sets and the verify report
     {"lint", "render", "verify", "inspect", "explain"},
     {"estimate", "torch"},  # verify imports estimate; verify and inspect use recipec.torch
