@@ -18,6 +18,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import click  # noqa: E402
 
 from recipec import __version__  # noqa: E402
+from recipec.cli_types import ENV_ASSIGNMENT, IMAGE, K8S_VOLUME, Between  # noqa: E402
 from recipec.diagnostics import RecipecError  # noqa: E402
 from recipec.frameworks import TARGETS  # noqa: E402
 from recipec.io import write_atomic  # noqa: E402,F401  (re-exported for callers of the CLI layer)
@@ -102,10 +103,10 @@ def main() -> None:
               help="Also write launch files: torchrun, slurm or k8s (one per target that runs; give it once).")
 @click.option("--launch-arg", "launch_args", multiple=True, metavar="ARG",
               help="Append ARG to the program's arguments in every launch file (repeatable; e.g. data flags).")
-@click.option("--launch-env", "launch_env", multiple=True, metavar="NAME=VALUE",
+@click.option("--launch-env", "launch_env", multiple=True, type=ENV_ASSIGNMENT,
               help="Set NAME in every launch file unless already set at launch (repeatable; e.g. RECIPEC_DATA=…).")
-@click.option("--image", default=None, metavar="IMAGE", help="The PyTorchJob's container image (k8s).")
-@click.option("--k8s-volume", "k8s_volumes", multiple=True, metavar="CLAIM:/PATH",
+@click.option("--image", default=None, type=IMAGE, help="The PyTorchJob's container image (k8s).")
+@click.option("--k8s-volume", "k8s_volumes", multiple=True, type=K8S_VOLUME,
               help="Mount a PersistentVolumeClaim in the PyTorchJob's pods (repeatable; e.g. the data).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing each output that differs or is missing.")
 @click.option("--strict", is_flag=True, help="Exit 1 listing each value a target cannot express (lint's RC603), "
@@ -114,8 +115,8 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Overwrite existing files that recipec did not generate.")
 @_user_errors
 def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, targets: tuple[str, ...],
-                launchers: tuple[str, ...], launch_args: tuple[str, ...], launch_env: tuple[str, ...],
-                image: str | None, k8s_volumes: tuple[str, ...], check: bool, strict: bool, quiet: bool,
+                launchers: tuple[str, ...], launch_args: tuple[str, ...], launch_env: tuple[tuple[str, str], ...],
+                image: str | None, k8s_volumes: tuple[tuple[str, str], ...], check: bool, strict: bool, quiet: bool,
                 force: bool) -> None:
     """Resolve RECIPE at a size; write OUT/resolved.json and the configs of each --target."""
     from recipec.diagnostics import Diagnostic
@@ -127,7 +128,7 @@ def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, 
         raise RecipecError(Diagnostic(f"--launcher given {len(launchers)} times ({', '.join(launchers)}): give it "
                                       "once, and compile again into another --out for another launcher",
                                       path="--launcher"))
-    launch = LaunchOptions.parse(launch_args, launch_env, image, k8s_volumes)
+    launch = LaunchOptions.build(launch_args, launch_env, image, k8s_volumes)
     loaded, resolved = _load_and_resolve(recipe, size, sets)
     if not quiet:
         _print_warnings(resolved)
@@ -237,17 +238,42 @@ def schema_cmd(ruleset: bool, write_dir: str | None) -> None:
     click.echo(dumps(ruleset_schema() if ruleset else recipe_schema()), nl=False)
 
 
-@main.command("rules")
+def _renamed(old: str, new: str) -> None:
+    click.echo(f"recipec: '{old}' is renamed '{new}'", err=True)
+
+
+@main.command("rulesets")
+@click.argument("name", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_user_errors
-def rules_cmd(fmt: str) -> None:
-    """List the built-in transfer rule sets with their sources."""
-    from recipec.transfer import builtin_names, load_ruleset
+def rulesets_cmd(name: str | None, fmt: str) -> None:
+    """List the built-in transfer rule sets with their sources, or show rule set NAME's rules and exponents."""
+    _rulesets(name, fmt)
 
+
+@main.command("rules", hidden=True)
+@click.argument("name", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_user_errors
+def rules_cmd(name: str | None, fmt: str) -> None:
+    """Deprecated: recipec rulesets."""
+    _renamed("rules", "rulesets")
+    _rulesets(name, fmt)
+
+
+def _rulesets(name: str | None, fmt: str) -> None:
+    import json
+
+    from recipec.transfer import builtin_names, load_ruleset
+    from recipec.transfer.ruleset import ruleset_json, ruleset_text
+
+    if name is not None:
+        rs = load_ruleset(name, path_text="NAME")
+        click.echo(json.dumps(ruleset_json(rs), indent=2, ensure_ascii=False) if fmt == "json" else ruleset_text(rs),
+                   nl=fmt == "json")
+        return
     sets = [load_ruleset(n) for n in builtin_names()]
     if fmt == "json":
-        import json
-
         click.echo(json.dumps([{"name": rs.name, "title": rs.spec.title, "citation": rs.spec.source.citation,
                                 "url": rs.spec.source.url, "params": dict(rs.params)} for rs in sets], indent=2))
         return
@@ -310,128 +336,30 @@ def rules_cmd(fmt: str) -> None:
 @click.option("--out", "-o", "out", type=SafePath(file_okay=False), default="verify-out", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_user_errors
-def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtype, seed, batch, seq_len, micro_batches,
-               checkpoints, wd_compression, max_slope, ratio_range, plateau, budget, model, kind_map, coord,
-               coord_steps, coord_seeds, coord_max_slope, use_compile, calibrate, out, quiet) -> None:
+def verify_cmd(recipe: str, sets: tuple[str, ...], out: str, **flags) -> None:
     """Short training runs at a width ladder: do top singular values stay flat? Exit 0 pass, 1 fail or
     inconclusive, 2 error."""
-    from recipec.load import load_recipe
-
-    if not size:
-        raise RecipecError("verify needs --size: the ladder runs from the proxy towards that size's width")
     try:
         import torch  # noqa: F401
     except ImportError:
         raise RecipecError("recipec verify needs torch: pip install 'recipec[verify]' "
                            "(on a CPU-only machine install torch==2.13.0 first)") from None
-    from recipec.verify.coord_verdict import CoordTolerance
-    from recipec.verify.distributed import is_primary, teardown
-    from recipec.verify.factory import parse_kind_map
-    from recipec.verify.run import VerifyOptions, run_verify, terminal, write_outputs
-    from recipec.verify.verdict import Tolerance
+    from recipec.load import load_recipe
+    from recipec.verify.options import VerifyOptions, flag_names
+    from recipec.verify.run import coord_to, verify_to
 
-    try:
-        low, high = (float(x) for x in ratio_range.split(","))
-    except ValueError:
-        raise RecipecError("--ratio-range: expected LOW,HIGH, e.g. 0.8,1.25") from None
-    for name, value in (("--steps", steps), ("--batch", batch), ("--seq-len", seq_len),
-                        ("--micro-batches", micro_batches)):
-        if value is not None and value <= 0:
-            raise RecipecError(f"{name}: must be > 0 (got {value})")
-    compression = wd_compression if wd_compression in ("auto", "none") else _float_option(wd_compression,
-                                                                                          "--wd-compression")
-    loaded = load_recipe(recipe, sets=list(sets))
-    opts = VerifyOptions(size=size, widths=widths, depth=depth, steps=steps, device=device, data=data,
-                         data_dtype=data_dtype, seed=seed, batch=batch, seq_len=seq_len,
-                         micro_batches=micro_batches, checkpoints=checkpoints,
-                         compression=compression, tolerance=Tolerance(slope=max_slope, ratio_low=low,
-                                                                      ratio_high=high, plateau=plateau),
-                         progress=not quiet, budget_minutes=budget, compile=use_compile, model=model,
-                         kind_map=parse_kind_map(kind_map), coord=coord, coord_steps=coord_steps,
-                         coord_seeds=coord_seeds, coord_tolerance=CoordTolerance(slope=coord_max_slope),
-                         command=["recipec", *sys.argv[1:]] if sys.argv[1:2] == ["verify"] else None)
-    if budget is not None and budget <= 0:
-        raise RecipecError(f"--budget: must be > 0 (got {budget:g})")
-    if kind_map and not model:
-        raise RecipecError("--kind-map: only with --model (the reference model's kinds are known)")
-    if coord == "only":
-        if calibrate:
-            raise RecipecError("--calibrate: needs the σ ladder, not --coord-check alone (use --coord-check also)")
-        _coord_only(loaded, opts, Path(out))
-    if calibrate:  # refuse before any training when there is no exponent to calibrate
-        from recipec.transfer import resolve_loaded
-        from recipec.verify.calibrate import hidden_wd_width_rule
-
-        hidden_wd_width_rule(resolve_loaded(loaded, size))
-    report = run_verify(loaded, opts)
-    try:
-        if calibrate:
-            report = _calibrate(loaded, opts, report, Path(out))
-        elif is_primary():  # under torchrun every rank holds the same report; rank 0 writes and prints it
-            paths = write_outputs(report, Path(out))
-            click.echo(terminal(report), nl=False)
-            click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
-    finally:
-        teardown()  # waits for rank 0 before any rank exits
+    with flag_names():  # the library names options by field; report them by flag
+        opts = VerifyOptions.from_flags(flags, command=["recipec", *sys.argv[1:]] if sys.argv[1:2] == ["verify"]
+                                        else None)
+        loaded = load_recipe(recipe, sets=list(sets))
+        run = coord_to if opts.coord == "only" else verify_to  # rank 0 writes and prints (_echo)
+        report = run(loaded, opts, Path(out), _echo)
     sys.exit(EXIT_OK if report.verdict == "pass" else EXIT_FINDINGS)
 
 
-def _coord_only(loaded, opts, out: Path) -> None:
-    """``--coord-check`` alone: print and write coord.json/.md/.png; exit 0 pass, 1 fail or inconclusive."""
-    from recipec.verify.run import coord_terminal, run_coord, write_coord_outputs
+def _echo(text: str, err: bool = False) -> None:
+    click.echo(text, nl=False, err=err)
 
-    report = run_coord(loaded, opts)
-    title = f"recipec verify --coord-check: {loaded.recipe.name} → {opts.size} ({report.model})"
-    paths = write_coord_outputs(report, out, title)
-    click.echo(coord_terminal(report), nl=False)
-    click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
-    sys.exit(EXIT_OK if report.verdict == "pass" else EXIT_FINDINGS)
-
-
-def _calibrate(loaded, opts, before, out: Path):
-    """Fit (only at steady state), write the calibrated rule set, re-run the ladder with it; print both.
-    Returns the report the exit code follows: the confirming one, or ``before`` when nothing was fitted."""
-    import json
-
-    from recipec.verify.calibrate import calibrate_and_confirm
-    from recipec.verify.distributed import is_primary
-    from recipec.verify.report import write_public
-    from recipec.verify.run import terminal, write_outputs
-
-    paths = []
-    if is_primary():  # the first ladder's report is kept even if the confirming run is cut short
-        paths = write_outputs(before, out / "before")
-        click.echo("before:\n" + terminal(before))
-    cal, after, rules_file, confirmed = calibrate_and_confirm(loaded, opts, before, out)
-    if cal is None:  # not at steady state: no fit, no rule set
-        if is_primary():
-            summary = out / "calibration.json"
-            write_public(summary, json.dumps({"fitted": False, "confirmed": False, "reason": confirmed,
-                                              "before": before.verdict}, indent=2) + "\n")
-            click.echo(f"calibrate: nothing fitted, no rule set written — the ladder is not at steady state: "
-                       f"{confirmed}")
-            click.echo("wrote " + ", ".join(str(p) for p in paths + [summary]), err=True)
-        return before.model_copy(update={"verdict": "inconclusive" if before.verdict == "pass" else before.verdict})
-    if not is_primary():  # under torchrun: rank 0 reports
-        return after
-    paths += write_outputs(after, out / "after")
-    summary = out / "calibration.json"
-    write_public(summary, cal.summary_json(rules_file, before.verdict, after.verdict, confirmed))
-    state = ("confirmed: the ladder with it passes" if confirmed else
-             f"UNCONFIRMED: the confirming ladder was {after.verdict}, not pass")
-    click.echo(f"calibrated {cal.ruleset}: hidden weight decay ∝ m^{cal.exponent:g} → m^{cal.fitted:.3f} "
-               f"(mean slope {cal.slope:+.3f}; per kind " +
-               ", ".join(f"{k} {v:.2f}" for k, v in cal.per_kind.items()) + f"); {state}; wrote {rules_file}\n")
-    click.echo("after (confirming run with the calibrated rule set):\n" + terminal(after), nl=False)
-    click.echo("wrote " + ", ".join(str(p) for p in paths + [summary]), err=True)
-    return after
-
-
-def _float_option(text: str, name: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise RecipecError(f"{name}: expected a number, 'auto' or 'none' (got {text!r})") from None
 
 # --------------------------------------------------------------------------- lint
 
@@ -487,17 +415,31 @@ def lint_cmd(paths: tuple[str, ...], fmt: str | None, fail_on: str | None, targe
     sys.exit(EXIT_FINDINGS if fails(diags, cfg.fail_on) else EXIT_OK)
 
 
-@main.command("rule")
+@main.command("checks")
 @click.argument("code", required=False)
-@click.option("--docs", is_flag=True, help="Print the documentation of every lint rule (docs/rules.md).")
+@click.option("--docs", is_flag=True, help="Print the documentation of every lint check (docs/checks.md).")
+@_user_errors
+def checks_cmd(code: str | None, docs: bool) -> None:
+    """Print a lint check's documentation (by code or name), or list the lint checks."""
+    _checks(code, docs)
+
+
+@main.command("rule", hidden=True)
+@click.argument("code", required=False)
+@click.option("--docs", is_flag=True)
 @_user_errors
 def rule_cmd(code: str | None, docs: bool) -> None:
-    """Print a lint rule's documentation (by code or name), or list the lint rules."""
+    """Deprecated: recipec checks."""
+    _renamed("rule", "checks")
+    _checks(code, docs)
+
+
+def _checks(code: str | None, docs: bool) -> None:
     from recipec.lint import registry
-    from recipec.lint.docs import rule_text, rules_markdown
+    from recipec.lint.docs import check_text, checks_markdown
 
     if docs:
-        click.echo(rules_markdown(registry.CHECKS), nl=False)
+        click.echo(checks_markdown(registry.CHECKS), nl=False)
         return
     if code is None:
         for chk in registry.CHECKS.values():
@@ -509,23 +451,26 @@ def rule_cmd(code: str | None, docs: bool) -> None:
 
         names = list(registry.CHECKS) + [c.name for c in registry.CHECKS.values()]
         close = difflib.get_close_matches(code, names, n=1)
-        raise RecipecError(f"no lint rule {code!r}" + (f"; did you mean {close[0]!r}?" if close else
-                                                      " (recipec rule lists them)"))
-    click.echo(rule_text(chk))
+        raise RecipecError(f"no lint check {code!r}" + (f"; did you mean {close[0]!r}?" if close else
+                                                       " (recipec checks lists them)"))
+    click.echo(check_text(chk))
 
 
 @main.command("estimate")
 @click.argument("recipe", type=SafePath(dir_okay=False))
 @size_option
 @set_option
-@click.option("--gpus", type=int, default=None, help="Number of GPUs (default: the size's cluster).")
+@click.option("--gpus", type=Between(1, "recipec.recipe.MAX_SHAPE", integer=True), default=None,
+              help="Number of GPUs (default: the size's cluster).")
 @click.option("--gpu", type=click.Choice(["h100", "h200", "a100"]), default=None,
               help="GPU type (default: the size's cluster.gpu, else h100).")
-@click.option("--mfu", type=float, default=0.4, show_default=True, help="Model-FLOPs utilisation for the wall time.")
+@click.option("--mfu", type=Between(0.001, 1), default=0.4, show_default=True,  # below 0.1%: no planning figure
+              help="Model-FLOPs utilisation for the wall time.")
 @click.option("--sharding", type=click.Choice(["fsdp", "zero1", "none"]), default="fsdp", show_default=True,
               help="fsdp: weights, gradients and optimizer states sharded over data parallel (FSDP2 / ZeRO-3); "
                    "zero1: optimizer states only (Megatron's distributed optimizer).")
-@click.option("--micro-batch", type=int, default=None, help="Sequences per GPU per step (default: the recipe's).")
+@click.option("--micro-batch", type=Between(1, "recipec.recipe.MAX_SHAPE", integer=True), default=None,
+              help="Sequences per GPU per step (default: the recipe's).")
 @click.option("--kernels", type=click.Choice(["fused", "eager"]), default="fused", show_default=True,
               help="Which activations autograd keeps: fused (GPU frameworks: fused RMSNorm, flash attention) or "
                    "eager (PyTorch's composite RMSNorm, as on a CPU).")
@@ -538,13 +483,6 @@ def estimate_cmd(recipe, size, sets, gpus, gpu, mfu, sharding, micro_batch, kern
 
     from recipec.estimate import GPUS, estimate, text, to_json
 
-    from recipec.recipe import MAX_SHAPE
-
-    if not (0.001 <= mfu <= 1):  # also refuses NaN; below 0.1% the wall time is not a planning figure
-        raise RecipecError(f"--mfu: must be between 0.001 and 1 (got {mfu:g})")
-    for name, value in (("--gpus", gpus), ("--micro-batch", micro_batch)):
-        if value is not None and not (0 < value <= MAX_SHAPE):
-            raise RecipecError(f"{name}: must be between 1 and {MAX_SHAPE} (got {value})")
     _, resolved = _load_and_resolve(recipe, size, sets)
     gpu = gpu or (resolved.cluster.gpu.lower() if resolved.cluster.gpu.lower() in GPUS else "h100")
     result = estimate(resolved, gpus or resolved.cluster.world_size, gpu=gpu, mfu=mfu, sharding=sharding,

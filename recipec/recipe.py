@@ -18,7 +18,6 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-from recipec.kinds import PARAM_CLASSES  # noqa: F401  (re-exported: the class names live in recipec.kinds)
 
 # Number ranges. Every number has explicit bounds, chosen so that every derived figure (parameter
 # counts, FLOPs, ratios, the AdamW timescale, what the renderers compute) stays a finite float:
@@ -397,7 +396,15 @@ class Size(_Model):
     )
 
 
-SizeName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+def _not_proxy(name: str) -> str:
+    if name == "proxy":  # ``--size proxy`` (recipec.transfer.PROXY) always means the recipe's own shape
+        raise ValueError("size name 'proxy' is reserved for the proxy itself (the recipe's top-level model, "
+                         "batch and run; --size proxy): rename this size")
+    return name
+
+
+SizeName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                                json_schema_extra={"not": {"const": "proxy"}}), AfterValidator(_not_proxy)]
 
 
 class Recipe(_Model):

@@ -256,11 +256,6 @@ class Resolved(_Frozen):
         hp = self.classes[cls]
         return convert_weight_decay(hp.weight_decay.value, hp.lr.value, self.optimizer.wd_convention, "coupled")
 
-    def independent_weight_decay(self, cls: str) -> float:
-        """The class's WD in the independent form (w -= wd·w per step, at peak LR)."""
-        hp = self.classes[cls]
-        return convert_weight_decay(hp.weight_decay.value, hp.lr.value, self.optimizer.wd_convention, "independent")
-
     def kind_coupled(self, kind: str) -> CoupledClass:
         """LR, coupled WD, eps and init std of one parameter kind (``recipec.kinds``): its class's numbers
         unless the kind's own fan-in / fan-out ratios resolved it differently."""

@@ -26,7 +26,3 @@ def rules_dir() -> Path:
 
 def templates_dir() -> Path:
     return data_dir("templates")
-
-
-def schemas_dir() -> Path:
-    return data_dir("schemas")

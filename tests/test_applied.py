@@ -34,6 +34,7 @@ def _import_from(out, module, monkeypatch):
     return importlib.import_module(module)
 
 
+@pytest.mark.slow
 def test_megatron_lm_head_is_the_output_class(tmp_path, monkeypatch):
     """megatron-core marks output_layer.weight with is_embedding_parameter under --use-mup
     (LanguageModule.setup_embeddings_and_output_layer); the readout must still get the output class."""
@@ -56,6 +57,7 @@ def test_megatron_lm_head_is_the_output_class(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("size", ["proxy", "vocab-width"])
+@pytest.mark.slow
 def test_hf_linear_with_vocab_out_features_is_not_the_readout(size):
     """A q/o/gate/up projection whose out_features equals the vocabulary is a hidden matrix, not the readout."""
     torch = pytest.importorskip("torch")

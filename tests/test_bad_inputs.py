@@ -60,6 +60,7 @@ CASES = [
      "transfer[0].params.beta", "rule set 'completep' has no parameter 'beta'", 20),
     ("unknown-size", BASE, ["--size", "huge"], "sizes", "no size named 'huge'", 22),
     ("bad-size-name", sub("  big:", "  'big size':"), [], "sizes.big size", "is not a valid name", 23),
+    ("size-named-proxy", sub("  big:", "  proxy:"), [], "sizes.proxy", "size name 'proxy' is reserved for the proxy itself", 23),
     ("python-tag", sub("name: t", "name: !!python/object/apply:os.system ['touch PWNED']"), [], "name",
      "YAML tag !!python/object/apply:os.system is not allowed", 1),
     ("custom-tag", sub("width: 256", "width: !big 256"), [], "model.width", "YAML tag !big is not allowed", 3),

@@ -1,4 +1,4 @@
-"""The CLI end to end: compile, explain, schema, rules; determinism; python -m recipec."""
+"""The CLI end to end: compile, explain, schema, rulesets; determinism; python -m recipec."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def test_compile_writes_resolved_json(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["resolved.json"]  # no temporary files left behind
 
 
+@pytest.mark.slow
 def test_compile_is_byte_identical_across_runs_and_hash_seeds(tmp_path):
     outs = []
     for seed in ("0", "1", "12345"):
@@ -67,8 +68,8 @@ def test_explain_json():
     assert data["residual_multiplier"]["value"] == pytest.approx(4 / 48, rel=1e-12)
 
 
-def test_rules_lists_every_builtin_with_source():
-    proc = run_cli("rules", "--format", "json")
+def test_rulesets_lists_every_builtin_with_source():
+    proc = run_cli("rulesets", "--format", "json")
     assert proc.returncode == 0
     sets = {s["name"]: s for s in json.loads(proc.stdout)}
     required = {"fan2025", "mup-adamw", "mup-megatron", "completep", "adam-sqrt-batch", "sgd-linear-batch",
@@ -77,8 +78,54 @@ def test_rules_lists_every_builtin_with_source():
     for s in sets.values():
         assert s["citation"] and s["url"]
     assert sets["completep"]["params"] == {"alpha": 1.0}
-    text = run_cli("rules").stdout
+    text = run_cli("rulesets").stdout
     assert "arXiv:2510.15262" in text
+
+
+def test_rulesets_name_shows_every_rule_with_its_exponent():
+    proc = run_cli("rulesets", "completep")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("completep: CompleteP depth transfer")
+    assert "source: Dey et al. 2025" in proc.stdout and "params: alpha=1" in proc.stdout
+    header = next(i for i, line in enumerate(lines) if line.startswith("hp "))
+    assert lines[header].split() == ["hp", "class", "kinds", "axis", "ratio", "exponent", "value"]
+    rows = [line.split() for line in lines[header + 1:]]
+    assert len(rows) == 9  # one per rule in rules/completep.yaml
+    assert rows[0] == ["residual_multiplier", "global", "all", "depth", "-1", "(-alpha)"]
+    assert rows[2] == ["lr", "vector", "norm,qk_norm,bias", "depth", "0", "(alpha", "-", "1)"]
+    assert rows[4] == ["eps", "hidden", "all", "width", "width", "-1"]
+
+
+@pytest.mark.slow
+def test_rulesets_name_json_binds_the_default_params():
+    data = json.loads(run_cli("rulesets", "fan2025", "--format", "json").stdout)
+    assert data["name"] == "fan2025" and data["url"] == "https://arxiv.org/abs/2510.15262"
+    wd = [r for r in data["rules"] if r["hp"] == "weight_decay" and r["class"] == "hidden"]
+    assert wd == [{"hp": "weight_decay", "class": "hidden", "kinds": None, "axis": "width", "ratio": "fan_in",
+                   "exponent": 0.5, "expression": None, "value": None, "note": wd[0]["note"]}]
+    completep = json.loads(run_cli("rulesets", "completep", "--format", "json").stdout)
+    assert completep["rules"][1]["expression"] == "alpha - 1" and completep["rules"][1]["exponent"] == 0.0
+    law = json.loads(run_cli("rulesets", "step-law-2025", "--format", "json").stdout)
+    assert law["formulas"][0] == {"hp": "lr", "class": "all", "coefficient": 1.79,
+                                  "terms": {"params": -0.713, "tokens": 0.307}, "note": None}
+
+
+def test_rulesets_unknown_name_is_a_usage_error():
+    proc = run_cli("rulesets", "fan205")
+    assert proc.returncode == 2
+    assert proc.stderr == "error: NAME: unknown rule set 'fan205' (hint: did you mean 'fan2025'?)\n"
+
+
+def test_rules_is_a_deprecated_alias_of_rulesets():
+    from click.testing import CliRunner
+
+    from recipec.cli import main
+
+    old, new = CliRunner().invoke(main, ["rules", "completep"]), CliRunner().invoke(main, ["rulesets", "completep"])
+    assert old.exit_code == 0 and old.stdout == new.stdout
+    assert old.stderr == "recipec: 'rules' is renamed 'rulesets'\n" and new.stderr == ""
+    assert "rules " not in CliRunner().invoke(main, ["--help"]).stdout  # hidden
 
 
 def test_schema_command_prints_committed_schema():
@@ -99,6 +146,7 @@ def test_examples_carry_schema_comment():
 
 
 @pytest.mark.parametrize("example,sizes", [(LLAMA, ["1b", "8b", "70b"]), (COMPLETEP, ["wide-deep", "xl"])])
+@pytest.mark.slow
 def test_examples_resolve_at_every_size(example, sizes):
     for size in sizes + ["proxy"]:
         proc = run_cli("explain", str(example), "--size", size)

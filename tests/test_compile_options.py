@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 from golden_cases import ROOT, TARGETS
 
@@ -82,6 +83,7 @@ def test_hf_notes_for_tied_embeddings_do_not_contradict(tmp_path):
     assert not any("output" in n and "lowered by the hook" in n for n in notes), notes
 
 
+@pytest.mark.slow
 def test_examples_lint_clean_outside_the_repository(tmp_path):
     """No pyproject.toml above tmp_path: the examples' own inline suppressions must carry them."""
     for example in (LLAMA, COMPLETEP):
@@ -94,12 +96,12 @@ def test_examples_lint_clean_outside_the_repository(tmp_path):
 
 
 def test_bad_launch_options_are_usage_errors(tmp_path):
-    for opt, value, says in (("--launch-env", "NO_EQUALS", "--launch-env: expected NAME=VALUE"),
-                             ("--launch-env", "1X=y", "--launch-env: expected NAME=VALUE"),
-                             ("--k8s-volume", "Bad_Claim:/data", "--k8s-volume: expected CLAIM:/ABSOLUTE/MOUNT/PATH"),
-                             ("--k8s-volume", "corpus:data", "--k8s-volume: expected CLAIM:/ABSOLUTE/MOUNT/PATH"),
-                             ("--k8s-volume", "corpus:/recipec", "--k8s-volume: expected CLAIM:/ABSOLUTE/MOUNT/PATH"),
-                             ("--image", " ", "--image: must not be empty")):
+    for opt, value, says in (("--launch-env", "NO_EQUALS", "Invalid value for '--launch-env': expected NAME=VALUE"),
+                             ("--launch-env", "1X=y", "Invalid value for '--launch-env': expected NAME=VALUE"),
+                             ("--k8s-volume", "Bad_Claim:/data", "Invalid value for '--k8s-volume': expected CLAIM:/ABSOLUTE/MOUNT/PATH"),
+                             ("--k8s-volume", "corpus:data", "Invalid value for '--k8s-volume': expected CLAIM:/ABSOLUTE/MOUNT/PATH"),
+                             ("--k8s-volume", "corpus:/recipec", "Invalid value for '--k8s-volume': expected CLAIM:/ABSOLUTE/MOUNT/PATH"),
+                             ("--image", " ", "Invalid value for '--image': must not be empty")):
         result = _run(LLAMA, "-t", "hf", "-l", "k8s", opt, value, "--out", str(tmp_path / "o"))
         assert result.exit_code == 2 and says in result.output, (opt, value, result.output)
         assert "Traceback" not in result.output

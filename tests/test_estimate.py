@@ -68,6 +68,7 @@ def test_wall_time_and_flops(r8b):
     assert e.wall_seconds == pytest.approx(e.training_flops / (64 * 989e12 * 0.4))
 
 
+@pytest.mark.slow
 def test_out_of_memory_warns_and_exits_1():
     proc = run_cli("estimate", str(LLAMA), "--size", "70b", "--gpus", "8")
     assert proc.returncode == 1

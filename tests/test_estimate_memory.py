@@ -32,6 +32,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow  # each case trains real CPU steps in a subprocess to measure its peak
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_estimate_is_within_15_percent_of_a_measured_cpu_peak(case):
     recipe, size, mb, sets, peak_at = CASES[case]

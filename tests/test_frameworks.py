@@ -105,6 +105,7 @@ def _torchtitan_class(r, name):
     return _torchtitan_expected(r, _torchtitan_kind(name))
 
 
+@pytest.mark.slow
 def test_torchtitan(case, monkeypatch):
     pytest.importorskip("torchtitan")
     from torchtitan.config import ConfigManager
@@ -162,6 +163,7 @@ def _hf_class(r, name):
     return _torchtitan_expected(r, kind)  # the same lowering: residual into o/down, output and embedding untied
 
 
+@pytest.mark.slow
 def test_transformers(case, monkeypatch, tmp_path):
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
@@ -236,6 +238,7 @@ def megatron_case(request, tmp_path_factory):
     return example, size, out, _resolved(example, size)
 
 
+@pytest.mark.slow
 def test_megatron(megatron_case, monkeypatch):
     import typing
 
@@ -303,6 +306,7 @@ def test_megatron(megatron_case, monkeypatch):
     assert not tails, tails
 
 
+@pytest.mark.slow
 def test_transformers_hook_trains(case, monkeypatch, tmp_path):
     """hf_train.py's model config matches the recipe, and two Trainer steps run with the recipe's groups."""
     pytest.importorskip("transformers")

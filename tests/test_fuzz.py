@@ -9,11 +9,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import fuzz  # noqa: E402
 
 
+@pytest.mark.slow
 def test_fuzz_slice_has_no_traceback_no_bad_exit_no_slow_run_no_unlocated_error_no_non_finite_number():
     tally = fuzz.run(200, seed=2026)
     assert tally.commands == 800

@@ -42,6 +42,7 @@ def compiled(request, tmp_path_factory):
 
 
 @pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.slow
 def test_every_parameter_agrees_at_full_size(compiled, target):
     pytest.importorskip(NEEDS[target])
     example, size, out = compiled
@@ -53,6 +54,7 @@ def test_every_parameter_agrees_at_full_size(compiled, target):
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("case", [("distinct", "wide"), ("distinct", "vocab-width"), ("completep-depth", "xl"),
                                   ("llama-proxy", "1b")], ids=lambda c: f"{c[0]}-{c[1]}")
+@pytest.mark.slow
 def test_init_std_measured_after_the_frameworks_own_init(case, target, tmp_path_factory):
     pytest.importorskip(NEEDS[target])
     out = _compile(tmp_path_factory, *case)
@@ -85,6 +87,7 @@ def _edit_json(path, edit):
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_cli_exit_codes_and_a_hand_edit_is_named(tmp_path_factory):
     pytest.importorskip("transformers")
     out = _compile(tmp_path_factory, "distinct", "wide", targets=("hf", "neutral"))
@@ -106,6 +109,7 @@ def test_cli_refuses_a_directory_without_resolved_json(tmp_path):
     assert r.returncode == 2 and "resolved.json" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_cli_names_the_pip_command_when_a_framework_is_missing(tmp_path_factory, tmp_path):
     out = _compile(tmp_path_factory, "distinct", "wide", targets=("hf",))
     # a sitecustomize that hides transformers, as on a machine without it

@@ -131,6 +131,7 @@ def _scaled(m, factor=2.0):
     return f"{m.group(1)}{float(m.group(2)) * factor!r}"
 
 
+@pytest.mark.slow
 def test_a_hand_edited_number_is_what_is_observed(observer, compiled, tmp_path):
     """One number changed in megatron_pretrain.py → exactly the rows it governs differ."""
     from recipec.inspect.compare import compare
@@ -173,6 +174,7 @@ def test_kinds_come_from_module_names():
     assert runs == (("q", 0, 6), ("k", 6, 9), ("v", 9, 12), ("q", 12, 18), ("k", 18, 21), ("v", 21, 24))
 
 
+@pytest.mark.slow
 def test_global_state_is_restored(observer, compiled):
     import torch
     import torch.distributed as dist
@@ -194,6 +196,7 @@ def test_global_state_is_restored(observer, compiled):
     assert observer.MODULE not in sys.modules
 
 
+@pytest.mark.slow
 def test_runs_in_a_fresh_process(observer, compiled):
     out, _, _ = compiled
     code = ("import json, sys; from pathlib import Path; from recipec.inspect.megatron import observe; "

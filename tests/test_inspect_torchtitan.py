@@ -106,6 +106,7 @@ def distinct(request, tmp_path_factory):
 @pytest.mark.frameworks
 @needs_torchtitan
 @pytest.mark.parametrize("shrink", [False, True], ids=["meta", "shrink"])
+@pytest.mark.slow
 def test_every_row_has_its_kinds_numbers(distinct, shrink):
     from recipec.inspect.torchtitan import observe
 
@@ -133,6 +134,7 @@ def test_every_row_has_its_kinds_numbers(distinct, shrink):
 
 @pytest.mark.frameworks
 @needs_torchtitan
+@pytest.mark.slow
 def test_w2_and_wo_get_their_own_numbers(distinct):
     """distinct.yaml's MLP down-projection fan-in ratio is not the width ratio: w2 is not wo."""
     from recipec.inspect.torchtitan import observe

@@ -268,6 +268,7 @@ def test_06_reads_regular_files_only(source, tmp_path):
     _expect(_subprocess(["explain", source], timeout=20), 2, "is not a regular file")
 
 
+@pytest.mark.slow
 def test_06_output_dir_whose_resolved_json_is_a_link_to_dev_zero(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -482,7 +483,7 @@ def test_13_empty_paths_are_refused(args, fragment, tmp_path):
 @pytest.mark.parametrize("option, value", [("--micro-batch", str(10**400)), ("--gpus", str(10**30)),
                                            ("--mfu", "nan"), ("--mfu", "1e-300")])
 def test_11_estimate_options_have_ranges(option, value):
-    _expect(_invoke(["estimate", E, "-s", "8b", option, value]), 2, f"{option}: must be between")
+    _expect(_invoke(["estimate", E, "-s", "8b", option, value]), 2, f"Invalid value for '{option}': must be between")
 
 
 # --------------------------------------------------------------------------- 14. provenance of --set

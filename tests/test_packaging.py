@@ -6,6 +6,8 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from tests.conftest import LLAMA, ROOT
 
 PROBE = """
@@ -23,13 +25,14 @@ print(",".join(heavy))
 def test_compile_and_explain_never_import_torch(tmp_path):
     args = repr((("explain", str(LLAMA), "--size", "8b"),
                  ("compile", str(LLAMA), "--size", "70b", "--out", str(tmp_path)),
-                 ("estimate", str(LLAMA), "--size", "8b"), ("rules",), ("schema",)))
+                 ("estimate", str(LLAMA), "--size", "8b"), ("rulesets",), ("rulesets", "completep"), ("schema",)))
     proc = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"imported on the compile path: {proc.stdout}"
 
 
+@pytest.mark.slow
 def test_wheel_ships_rules_templates_schemas_and_runs_from_them(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
                           capture_output=True, text=True, timeout=600)

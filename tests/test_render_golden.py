@@ -30,6 +30,7 @@ def _compile(out, seed, **env_extra):
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow
 def test_cli_output_is_byte_identical_across_hash_seeds_and_equals_golden(tmp_path):
     a = _compile(tmp_path / "a", 0)
     b = _compile(tmp_path / "b", 12345)

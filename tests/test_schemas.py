@@ -39,3 +39,12 @@ def test_rule_files_validate_against_ruleset_schema():
         jsonschema.validate(data, schema)
         assert data["name"] == path.stem
         assert path.read_text().startswith("# yaml-language-server: $schema=../schemas/ruleset.schema.json")
+
+
+def test_recipe_schema_refuses_a_size_named_proxy():
+    # '--size proxy' always means the recipe's own shape, so a size of that name could never be reached
+    schema = json.loads((ROOT / "schemas" / "recipe.schema.json").read_text())
+    data = _yaml(ROOT / "examples" / "llama-proxy.yaml")
+    data["sizes"]["proxy"] = data["sizes"].pop("1b")
+    with pytest.raises(jsonschema.ValidationError, match="proxy"):
+        jsonschema.validate(data, schema)

@@ -68,6 +68,7 @@ def _launch(script: Path, cwd: Path, args=(), **env) -> subprocess.CompletedProc
     return result
 
 
+@pytest.mark.slow
 def test_hf_trains_from_the_generated_script(tmp_path):
     pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
@@ -104,6 +105,7 @@ def test_hf_reads_a_token_file(tmp_path, monkeypatch):
         hf_train.load_data(str(path))[0]
 
 
+@pytest.mark.slow
 def test_torchtitan_trains_from_the_generated_config(tmp_path):
     pytest.importorskip("torchtitan")
     if shutil.which("torchrun", path=os.path.dirname(sys.executable)) is None:
@@ -145,6 +147,7 @@ def test_torchtitan_without_data_uses_its_own_dataloader(tmp_path, monkeypatch):
         ConfigManager().parse_args(["--module", "recipec_torchtitan", "--config", "recipec_config"])
 
 
+@pytest.mark.slow
 def test_megatron_builds_from_argv(tmp_path):
     """Megatron's model, optimizer groups and scheduler from the generated argv (it cannot train without CUDA)."""
     import importlib.util

@@ -5,7 +5,7 @@
 
 Layout: ``base`` (what checks see and yield), ``check`` (metadata), ``checks/`` (one module per code),
 ``registry`` (the explicit list), ``engine`` (load, resolve, run, locate, suppress), ``config``
-([tool.recipec]), ``formats`` (text, json, sarif, github), ``docs`` (docs/rules.md).
+([tool.recipec]), ``formats`` (text, json, sarif, github), ``docs`` (docs/checks.md).
 """
 
 from __future__ import annotations

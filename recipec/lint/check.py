@@ -2,7 +2,7 @@
 
 Every check module defines CODE, NAME, SEVERITY, SUMMARY, RATIONALE, CITATION, OPTIONS (a dict of
 option name -> default) and ``check(ctx, options)``; its docstring is its user documentation and must
-carry **Anti-pattern** and **Best practice** YAML examples (``tests/lint/test_meta.py`` enforces this).
+carry **Anti-pattern** and **Best practice** YAML examples (``tests/lint/test_lint_meta.py`` enforces this).
 """
 
 from __future__ import annotations

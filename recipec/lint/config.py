@@ -10,7 +10,7 @@
     [tool.recipec.per-file-ignores]
     "experiments/*.yaml" = ["RC302"] # glob (relative to the pyproject's folder) -> codes
     [tool.recipec.options.RC302]
-    max-width-ratio = 64             # a check's options (see ``recipec rule CODE``)
+    max-width-ratio = 64             # a check's options (see ``recipec checks CODE``)
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -158,115 +159,149 @@ def _locate(text: str, source: str, path: tuple) -> Location:
     return best
 
 
-def _check_option(code: str, key: str, value: Any, default: Any) -> str | None:
-    """Why ``value`` is not a valid setting of an option whose default is ``default`` (None when it is)."""
+# --------------------------------------------------------------------------- the [tool.recipec] model
+# The model parses the table: it resolves check names to codes, checks every code against the registry
+# and types each check's options by their defaults. ``config_from_table`` only turns its first error into
+# a located message and the result into a ``LintConfig``.
+
+
+def _number_option(value: Any) -> float | int:
     import math
 
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"must be a number (got {value!r})")
+    if not math.isfinite(value) or not 0 < value <= 1e30:
+        raise ValueError(f"must be a finite number > 0 (got {value!r})")
+    return value
+
+
+def _option_type(default: Any) -> Any:
+    """The type of an option whose default is ``default``."""
+    from typing import Annotated
+
+    from pydantic import PlainValidator, StrictBool, StrictStr
+
     if isinstance(default, bool):
-        return None if isinstance(value, bool) else f"must be true or false (got {value!r})"
+        return StrictBool
     if isinstance(default, (int, float)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number (got {value!r})"
-        if not math.isfinite(value) or not 0 < value <= 1e30:
-            return f"must be a finite number > 0 (got {value!r})"
-        return None
-    if isinstance(default, str) and not isinstance(value, str):
-        return f"must be a string (got {value!r})"
-    return None
+        return Annotated[Any, PlainValidator(_number_option)]
+    if isinstance(default, str):
+        return StrictStr
+    return Any
 
 
-def _table_model():
-    """The shape of [tool.recipec] (types only; codes and options are checked against the registry)."""
-    from typing import Literal, Union
+def _resolver(checks: tuple[tuple[str, str], ...], *, prefixes: bool):
+    """A validator: a check code (or, with ``prefixes``, a code prefix) or a check's name -> the code."""
+    codes = [code for code, _ in checks]
+    names = {name: code for code, name in checks}
 
-    from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+    def resolve(value: str) -> str:
+        v = names.get(value, value)
+        known = any(c.startswith(v) for c in codes) if prefixes else v in codes
+        if not known or not v.startswith("RC"):
+            raise ValueError(f"unknown rule code {value!r}")
+        return v
 
-    Codes = Union[StrictStr, list[StrictStr]]
+    return resolve
+
+
+@lru_cache(maxsize=8)
+def _table_model(checks: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...]):
+    """The model of [tool.recipec] for a registry given as (code, name, options) triples."""
+    from typing import Annotated, Literal
+
+    from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StrictStr, create_model
+
+    pairs = tuple((code, name) for code, name, _ in checks)
+    prefix, exact = _resolver(pairs, prefixes=True), _resolver(pairs, prefixes=False)
+    Prefixes = Annotated[StrictStr | list[StrictStr],
+                         AfterValidator(lambda v: tuple(prefix(c) for c in ([v] if isinstance(v, str) else v)))]
+    Code = Annotated[StrictStr, AfterValidator(exact)]
+    Level = Literal["error", "warning", "info"]
+    forbid = ConfigDict(extra="forbid")
+    per_check = {
+        code: (create_model(f"Options{code}", __config__=forbid,
+                            **{key: (_option_type(default), Field(None, alias=key)) for key, default in options})
+               | None, Field(None, validation_alias=AliasChoices(code, name)))
+        for code, name, options in checks
+    }
+    Options = create_model("Options", __config__=forbid, **per_check)
 
     class Table(BaseModel):
         model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-        select: Codes = []
-        ignore: Codes = []
-        severity: dict[str, Literal["error", "warning", "info"]] = {}
-        per_file_ignores: dict[str, Codes] = Field(default_factory=dict, alias="per-file-ignores")
-        options: dict[str, dict[str, Union[StrictBool, StrictInt, StrictFloat, StrictStr, list, dict]]] = {}
+        select: Prefixes = ()
+        ignore: Prefixes = ()
+        severity: dict[Code, Level] = {}
+        per_file_ignores: dict[str, Prefixes] = Field(default_factory=dict, alias="per-file-ignores")
+        options: Options = Field(default_factory=Options)
         target: Literal[TARGETS] = "neutral"
-        fail_on: Literal["error", "warning", "info"] = Field("warning", alias="fail-on")
+        fail_on: Level = Field("warning", alias="fail-on")
 
     return Table
 
 
+_FIELD_KEYS = {"per_file_ignores": "per-file-ignores", "fail_on": "fail-on"}
+
+
+def _error_key(err: dict) -> tuple[str, ...]:
+    """The TOML key path of a pydantic error (union branches, key markers and field names cleaned up)."""
+    out = []
+    for part in err["loc"]:
+        part = str(part)
+        if part in ("str", "list[str]", "[key]") or part.startswith(("function-", "literal[")):
+            continue
+        out.append(_FIELD_KEYS.get(part, part) if not out else part)
+    return tuple(out)
+
+
+def _error_message(err: dict, key: tuple[str, ...], known_codes: dict[str, Any]) -> str:
+    kind, got = err["type"], err.get("input")
+    if kind == "value_error":
+        return str(err["ctx"]["error"])
+    if kind == "extra_forbidden":
+        if len(key) == 1:
+            return f"unknown key (known: {', '.join(sorted(_TOP_KEYS))})"
+        if len(key) == 2:  # [tool.recipec.options.X] for a check that does not exist
+            return f"unknown rule code {key[1]!r}"
+        names = {chk.name: code for code, chk in known_codes.items()}
+        chk = known_codes.get(names.get(key[1], key[1]))
+        return f"unknown option (known: {', '.join(sorted(chk.options if chk else ())) or 'none'})"
+    if kind == "literal_error":
+        return f"must be one of {', '.join(TARGETS if key == ('target',) else SEVERITIES)} (got {got!r})"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"must be a table (got {got!r})"
+    if kind in ("list_type", "string_type") and key[0] in ("select", "ignore", "per-file-ignores"):
+        return f"must be a list of rule codes (got {got!r})"
+    if kind == "bool_type":
+        return f"must be true or false (got {got!r})"
+    if kind == "string_type":
+        return f"must be a string (got {got!r})"
+    return err["msg"][0].lower() + err["msg"][1:] + f" (got {got!r})"
+
+
+_TOP_KEYS = ("select", "ignore", "severity", "per-file-ignores", "options", "target", "fail-on")
+
+
 def config_from_table(table: dict, known_codes: dict[str, Any], root: Path | None = None,
                       source: str = "<config>", text: str = "") -> LintConfig:
+    """A ``LintConfig`` from a parsed [tool.recipec] table; the first problem is a located ``RecipecError``."""
     from pydantic import ValidationError
 
-    names = {chk.name: code for code, chk in known_codes.items()}
-
-    def fail(key: str, message: str) -> RecipecError:
-        parts = tuple(key.split(".")) if key else ()
-        where = _locate(text, source, ("tool", "recipec") + parts) if text else Location(source)
-        return RecipecError(Diagnostic(message, path=f"tool.recipec.{key}" if key else "tool.recipec",
-                                       location=where))
-
-    known_keys = {"select", "ignore", "severity", "per-file-ignores", "options", "target", "fail-on"}
-    for key in table:
-        if key not in known_keys:
-            raise fail(str(key), f"unknown key (known: {', '.join(sorted(known_keys))})")
+    checks = tuple((code, chk.name, tuple(chk.options.items())) for code, chk in known_codes.items())
     try:
-        _table_model().model_validate(table)
+        parsed = _table_model(checks).model_validate(table)
     except ValidationError as e:
-        err = e.errors(include_url=False)[0]
-        loc = [str(p) for p in err["loc"] if not (isinstance(p, str) and (p in ("str", "list[str]") or "[" in p
-                                                                           or p.startswith(("function-", "literal"))))]
-        aliases = {"per_file_ignores": "per-file-ignores", "fail_on": "fail-on"}
-        loc = [aliases.get(p, p) for p in loc]
-        kind = err["type"]
-        if kind == "literal_error":
-            choices = TARGETS if loc == ["target"] else SEVERITIES
-            message = f"must be one of {', '.join(choices)} (got {err['input']!r})"
-        elif kind in ("dict_type", "model_type"):
-            message = f"must be a table (got {err['input']!r})"
-        elif kind in ("list_type", "string_type"):
-            message = f"must be a list of rule codes (got {err['input']!r})"
-        else:
-            message = err["msg"][0].lower() + err["msg"][1:] + f" (got {err['input']!r})"
-        raise fail(".".join(loc), message) from None
-
-    def codes(key: str, value: Any, *, prefixes: bool) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = [value]
-        out = []
-        for v in value:
-            v = names.get(v, v)
-            ok = any(c.startswith(v) for c in known_codes) if prefixes else v in known_codes
-            if not ok or not v.startswith("RC"):
-                raise fail(key, f"unknown rule code {v!r}")
-            out.append(v)
-        return tuple(out)
-
-    cfg = LintConfig(root=root, source=source)
-    cfg.select = codes("select", table.get("select", []), prefixes=True)
-    cfg.ignore = codes("ignore", table.get("ignore", []), prefixes=True)
-    for code, level in dict(table.get("severity", {})).items():
-        code = names.get(code, code)
-        codes(f"severity.{code}", [code], prefixes=False)
-        cfg.severity[code] = Severity(level)
-    for pattern, value in dict(table.get("per-file-ignores", {})).items():
-        cfg.per_file_ignores[pattern] = codes(f"per-file-ignores.{pattern}", value, prefixes=True)
-    for code, opts in dict(table.get("options", {})).items():
-        key_code = code
-        code = names.get(code, code)
-        codes(f"options.{key_code}", [code], prefixes=False)
-        allowed = known_codes[code].options
-        for key, value in opts.items():
-            if key not in allowed:
-                known = ", ".join(sorted(allowed)) or "none"
-                raise fail(f"options.{key_code}.{key}", f"unknown option (known: {known})")
-            problem = _check_option(code, key, value, allowed[key])
-            if problem:
-                raise fail(f"options.{key_code}.{key}", problem)
-        cfg.options[code] = dict(opts)
-    cfg.target = table.get("target", "neutral")
-    cfg.fail_on = Severity(table.get("fail-on", "warning"))
-    return cfg
+        errors = e.errors(include_url=False)
+        # an unknown top-level key first (a misspelt section explains the rest), then in the table's order
+        err = min(errors, key=lambda x: (not (x["type"] == "extra_forbidden" and len(x["loc"]) == 1),))
+        key = _error_key(err)
+        where = _locate(text, source, ("tool", "recipec") + key) if text else Location(source)
+        raise RecipecError(Diagnostic(_error_message(err, key, known_codes),
+                                      path=".".join(("tool", "recipec") + key), location=where)) from None
+    options = {code: opts.model_dump(by_alias=True, exclude_none=True)
+               for code, opts in parsed.options if opts is not None}
+    return LintConfig(select=parsed.select, ignore=parsed.ignore,
+                      severity={code: Severity(level) for code, level in parsed.severity.items()},
+                      per_file_ignores=dict(parsed.per_file_ignores), options=options, target=parsed.target,
+                      fail_on=Severity(parsed.fail_on), root=root, source=source)

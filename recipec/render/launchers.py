@@ -54,27 +54,50 @@ class LaunchOptions:
 
     @classmethod
     def parse(cls, args=(), env=(), image=None, volumes=()) -> LaunchOptions:
-        """From the command line's strings; bad values are a located ``RecipecError``."""
+        """From the command line's strings; bad values are a located ``RecipecError`` (the CLI checks each
+        value as click parses it, with the same functions: ``recipec.cli_types``)."""
         from recipec.diagnostics import Diagnostic, RecipecError
 
-        pairs: dict[str, str] = {}
-        for item in env:
-            key, sep, value = item.partition("=")
-            if not sep or not _ENV_NAME.match(key):
-                raise RecipecError(Diagnostic(f"--launch-env: expected NAME=VALUE with NAME a shell variable name "
-                                              f"(got {item!r})", path="--launch-env"))
-            pairs[key] = value
-        vols = []
-        for item in volumes:
-            claim, sep, mount = item.partition(":")
-            if not sep or not _CLAIM.match(claim) or not mount.startswith("/") or mount in (K8S_CONFIG_DIR, K8S_WORK_DIR):
-                raise RecipecError(Diagnostic(f"--k8s-volume: expected CLAIM:/ABSOLUTE/MOUNT/PATH with CLAIM a "
-                                              f"PersistentVolumeClaim name (DNS-1123 subdomain) and the path not "
-                                              f"{K8S_CONFIG_DIR} or {K8S_WORK_DIR} (got {item!r})", path="--k8s-volume"))
-            vols.append(Volume(claim=claim, mount_path=mount, name=_label(f"data-{len(vols)}-{claim}")))
-        if image is not None and not image.strip():
-            raise RecipecError(Diagnostic("--image: must not be empty", path="--image"))
-        return cls(args=tuple(args), env=tuple(pairs.items()), image=image, volumes=tuple(vols))
+        def checked(fn, item, option):
+            try:
+                return fn(item)
+            except ValueError as e:
+                raise RecipecError(Diagnostic(str(e), path=option)) from None
+
+        return cls.build(args, [checked(parse_env_assignment, item, "--launch-env") for item in env],
+                         None if image is None else checked(parse_image, image, "--image"),
+                         [checked(parse_k8s_volume, item, "--k8s-volume") for item in volumes])
+
+    @classmethod
+    def build(cls, args=(), env=(), image=None, volumes=()) -> LaunchOptions:
+        """From parsed values: (NAME, VALUE) pairs and (CLAIM, /MOUNT) pairs (a later NAME wins)."""
+        vols = tuple(Volume(claim=claim, mount_path=mount, name=_label(f"data-{i}-{claim}"))
+                     for i, (claim, mount) in enumerate(volumes))
+        return cls(args=tuple(args), env=tuple(dict(env).items()), image=image, volumes=vols)
+
+
+def parse_env_assignment(item: str) -> tuple[str, str]:
+    """``NAME=VALUE`` (``--launch-env``) -> (NAME, VALUE); ValueError saying what is wrong."""
+    key, sep, value = item.partition("=")
+    if not sep or not _ENV_NAME.match(key):
+        raise ValueError(f"expected NAME=VALUE with NAME a shell variable name (got {item!r})")
+    return key, value
+
+
+def parse_k8s_volume(item: str) -> tuple[str, str]:
+    """``CLAIM:/MOUNT/PATH`` (``--k8s-volume``) -> (CLAIM, /MOUNT/PATH); ValueError saying what is wrong."""
+    claim, sep, mount = item.partition(":")
+    if not sep or not _CLAIM.match(claim) or not mount.startswith("/") or mount in (K8S_CONFIG_DIR, K8S_WORK_DIR):
+        raise ValueError(f"expected CLAIM:/ABSOLUTE/MOUNT/PATH with CLAIM a PersistentVolumeClaim name (DNS-1123 "
+                         f"subdomain) and the path not {K8S_CONFIG_DIR} or {K8S_WORK_DIR} (got {item!r})")
+    return claim, mount
+
+
+def parse_image(image: str) -> str:
+    """``--image``: any non-blank container image reference."""
+    if not image.strip():
+        raise ValueError("must not be empty")
+    return image
 
 
 def _label(text: str) -> str:

@@ -8,7 +8,8 @@ from recipec.resolved import Resolved
 
 
 def rebase(recipe: Recipe, resolved: Resolved, *, keep_sizes: dict[str, Resolved] | None = None) -> Recipe:
-    """A recipe whose proxy is ``resolved`` (every value pinned), with the original proxy as size 'proxy'.
+    """A recipe whose proxy is ``resolved`` (every value pinned); its sizes are ``keep_sizes``, each as shape,
+    batch and tokens. The original proxy is not kept (``proxy`` is not a size name).
 
     Used to re-resolve from an intermediate size (two-step transfer, round trips, verify rungs).
     """

@@ -35,9 +35,7 @@ AXIS_SYMBOL = {"width": "m", "depth": "l", "batch": "b", "tokens": "t", "head_di
 WIDTH_RATIOS: tuple[str, ...] = ("width", "fan_in", "fan_out", "spectral")
 # Which optimizer's hyperparameters a rule acts on: the recipe's main optimizer or Muon (lr and weight_decay).
 RULE_OPTIMIZERS: tuple[str, ...] = ("main", "muon")
-CLASS_HPARAMS: tuple[str, ...] = ("lr", "weight_decay", "eps", "init_std")
 GLOBAL_HPARAMS: tuple[str, ...] = ("output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale")
-FORMULA_VARIABLES: tuple[str, ...] = ("compute", "params", "tokens")
 # What a rule names: one parameter class, every class ("all"), or the global multipliers ("global").
 ClassName = Literal[PARAM_CLASSES + ("all", "global")]
 
@@ -328,3 +326,55 @@ def load_ruleset(ref: str, params: dict[str, float] | None = None, base_dir: Pat
             raise RecipecError(Diagnostic(str(e), path=f"rules[{i}].exponent", location=at)) from None
     return RuleSet(spec=spec, file=display, params=tuple(sorted(bound.items())), exponents=tuple(exponents),
                    builtin=builtin)
+
+
+# --------------------------------------------------------------------------- showing a rule set
+
+
+def _exponent_text(rule: Rule, exponent: float | None) -> str:
+    if exponent is None:
+        return ""
+    if isinstance(rule.exponent, str):
+        return f"{exponent:g} ({rule.exponent})"
+    return f"{exponent:g}"
+
+
+def ruleset_json(rs: RuleSet) -> dict:
+    """A rule set as ``recipec rulesets NAME --format json`` prints it: exponents evaluated with its parameters."""
+    rules = [{"hp": r.hp, "class": r.cls, "kinds": list(r.kinds) if r.kinds else None, "axis": r.axis,
+              "ratio": r.ratio if r.axis == "width" else None, "exponent": e,
+              "expression": r.exponent if isinstance(r.exponent, str) else None, "value": r.value, "note": r.note}
+             for r, e in zip(rs.spec.rules, rs.exponents)]
+    formulas = [{"hp": f.hp, "class": f.cls, "coefficient": f.coefficient, "terms": dict(f.terms), "note": f.note}
+                for f in rs.spec.formulas]
+    return {"name": rs.name, "file": rs.file, "title": rs.spec.title, "citation": rs.spec.source.citation,
+            "url": rs.spec.source.url, "convention": rs.spec.convention, "optimizers": rs.spec.requires.optimizer,
+            "params": dict(rs.params), "rules": rules, "formulas": formulas}
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in (header, *rows)]
+
+
+def ruleset_text(rs: RuleSet) -> str:
+    """A rule set as ``recipec rulesets NAME`` prints it: its source, parameters and one row per rule."""
+    spec = rs.spec
+    lines = [f"{rs.name}: {spec.title}", f"source: {spec.source.citation}"]
+    if spec.source.url:
+        lines.append(f"url: {spec.source.url}")
+    lines.append(f"weight-decay convention: {spec.convention}")
+    if spec.requires.optimizer:
+        lines.append("optimizers: " + ", ".join(spec.requires.optimizer))
+    if rs.params:
+        lines.append("params: " + ", ".join(f"{k}={v:g}" for k, v in rs.params))
+    if spec.rules:
+        rows = [(r.hp, r.cls, ",".join(r.kinds) if r.kinds else "all", r.axis or "",
+                 r.ratio if r.axis == "width" else "", _exponent_text(r, e),
+                 "" if r.value is None else f"{r.value:g}") for r, e in zip(spec.rules, rs.exponents)]
+        lines += ["", *_table(("hp", "class", "kinds", "axis", "ratio", "exponent", "value"), rows)]
+    if spec.formulas:
+        rows = [(f.hp, f.cls, f"{f.coefficient:g}", " · ".join(f"{v}^{e:g}" for v, e in f.terms.items()))
+                for f in spec.formulas]
+        lines += ["", *_table(("hp", "class", "coefficient", "terms"), rows)]
+    return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""`recipec lint` and `recipec rule`: exit codes, formats, GitHub auto-detection, config, suppressions."""
+"""`recipec lint` and `recipec checks`: exit codes, formats, GitHub auto-detection, config, suppressions."""
 
 from __future__ import annotations
 
@@ -165,15 +165,21 @@ def test_suppressions(tmp_path: Path) -> None:
     assert f"{p}:1:1: RC002 warning: unused suppression: RC404 (critical-batch) reports nothing in this file" in r.output
 
 
-def test_rule_command() -> None:
-    r = run(["rule", "RC102"])
+def test_checks_command() -> None:
+    r = run(["checks", "RC102"])
     assert r.exit_code == 0
     assert r.output.startswith("## RC102 hidden-wd-width")
     assert "**Anti-pattern**" in r.output and "arXiv:2510.15262" in r.output
-    assert run(["rule", "size-override"]).output.startswith("## RC301 size-override")
-    assert "RC603" in run(["rule"]).output
-    r = run(["rule", "RC9"])
-    assert r.exit_code == 2 and "no lint rule 'RC9'" in r.output
+    assert run(["checks", "size-override"]).output.startswith("## RC301 size-override")
+    assert "RC603" in run(["checks"]).output
+    r = run(["checks", "RC9"])
+    assert r.exit_code == 2 and "no lint check 'RC9'" in r.output
+
+
+def test_rule_is_a_deprecated_alias_of_checks() -> None:
+    old, new = CliRunner().invoke(main, ["rule", "RC102"]), CliRunner().invoke(main, ["checks", "RC102"])
+    assert old.exit_code == 0 and old.stdout == new.stdout
+    assert old.stderr == "recipec: 'rule' is renamed 'checks'\n" and new.stderr == ""
 
 
 def test_only_recipes_skips_named_non_recipes(recipe: Path, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Meta-tests: every lint rule carries its metadata and documentation; docs/rules.md is generated;
+"""Meta-tests: every lint check carries its metadata and documentation; docs/checks.md is generated;
 the layering holds (the engine knows no checks, checks know no output formats, nothing imports torch)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from recipec.diagnostics import Severity
-from recipec.lint.docs import rules_markdown
+from recipec.lint.docs import checks_markdown
 from recipec.lint.registry import CHECKS
 
 LINT = Path(importlib.import_module("recipec.lint").__file__).parent
@@ -20,7 +20,7 @@ YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
 
 
 @pytest.mark.parametrize("code", list(CHECKS))
-def test_rule_metadata_and_docstring(code: str) -> None:
+def test_check_metadata_and_docstring(code: str) -> None:
     chk = CHECKS[code]
     assert re.fullmatch(r"RC\d{3}", chk.code)
     assert re.fullmatch(r"[a-z][a-z0-9-]+", chk.name)
@@ -49,9 +49,9 @@ def test_registry_lists_every_check_module() -> None:
     assert modules == registered | engine_made
 
 
-def test_docs_rules_md_is_generated(repo: Path) -> None:
-    text = (repo / "docs" / "rules.md").read_text(encoding="utf-8")
-    assert text == rules_markdown(CHECKS), "docs/rules.md drifted: run `recipec rule --docs > docs/rules.md`"
+def test_docs_checks_md_is_generated(repo: Path) -> None:
+    text = (repo / "docs" / "checks.md").read_text(encoding="utf-8")
+    assert text == checks_markdown(CHECKS), "docs/checks.md drifted: run `recipec checks --docs > docs/checks.md`"
 
 
 def _imports(path: Path) -> set[str]:
@@ -76,3 +76,21 @@ def test_layering() -> None:
         assert not any(i.startswith("recipec.lint.checks") or i == "recipec.lint.registry" for i in imports), core
     for path in (LINT / "checks").glob("*.py"):
         assert "recipec.lint.formats" not in _imports(path), path
+
+
+ARXIV = re.compile(r"arXiv:\d{4}\.\d{4,5}")
+URL = re.compile(r"https?://[^\s;,)]+")
+REPO_PATH = re.compile(r"(?<![\w/.:-])((?:\.\./)*[\w.-]+(?:/[\w.-]+)*\.(?:md|py|json|yaml|yml|toml))\b")
+
+
+@pytest.mark.parametrize("code", list(CHECKS))
+def test_citation_is_a_public_source_or_a_file_in_the_repo(code: str, repo: Path) -> None:
+    """Each ';'-separated source of a check's citation names an arXiv id, a URL, or a file that is in the
+    repository; a file path that is not in the repository (a document the reader cannot open) fails."""
+    citation = CHECKS[code].citation
+    for path in REPO_PATH.findall(URL.sub("", citation)):
+        assert (repo / path).is_file(), f"{code} cites {path}, which is not in the repository"
+    for part in citation.split("; "):
+        resolvable = ARXIV.search(part) or URL.search(part) or any(
+            (repo / p).is_file() for p in REPO_PATH.findall(URL.sub("", part)))
+        assert resolvable, f"{code}: {part!r} names no arXiv id, URL or file in the repository"

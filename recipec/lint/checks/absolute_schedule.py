@@ -30,7 +30,8 @@ NAME = "absolute-schedule-steps"
 SEVERITY = "warning"
 SUMMARY = "Warmup or decay in absolute steps while the run length changes."
 RATIONALE = "Schedules transfer as fractions of the run; a fixed step count changes the schedule's shape."
-CITATION = "Wortsman et al. 2023, arXiv:2309.14322 (warmup length and LR sensitivity); RULES-REFERENCE.md 'Tokens / schedule'"
+CITATION = ("Wortsman et al. 2023, arXiv:2309.14322 (warmup length and LR sensitivity); Bergsma et al. 2025, Straight to "
+            "Zero, arXiv:2502.15938 (decay stated as a fraction of the run)")
 OPTIONS: dict = {}
 
 

@@ -29,7 +29,8 @@ NAME = "attn-scale-head-dim"
 SEVERITY = "warning"
 SUMMARY = "Attention scale 1/√d_head while the head dimension changes between proxy and target."
 RATIONALE = "muP's attention uses 1/d_head; 1/√d_head only transfers when d_head is the same at both sizes."
-CITATION = "Yang et al. 2022, Tensor Programs V, arXiv:2203.03466 (attention logit 1/d); mup README"
+CITATION = ("Yang et al. 2022, Tensor Programs V, arXiv:2203.03466 (attention logit 1/d); mup README, "
+            "https://github.com/microsoft/mup/blob/2ed42d0c8b0781636e2ae71b0825cd1e5c5238f2/README.md")
 OPTIONS: dict = {}
 
 

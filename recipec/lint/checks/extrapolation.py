@@ -31,7 +31,7 @@ SEVERITY = "warning"
 SUMMARY = "Width ratio beyond a bound, or a proxy too narrow or with too few attention heads."
 RATIONALE = ("Width rules hold asymptotically; finite-width effects at a tiny proxy and exponent errors "
              "(a factor m^Δe at ratio m) grow with the extrapolation distance.")
-CITATION = "Yang et al. 2022, Tensor Programs V, arXiv:2203.03466 (width-256 proxy, m = 16); RULES-REFERENCE.md"
+CITATION = "Yang et al. 2022, Tensor Programs V, arXiv:2203.03466 (width-256 proxy, m = 16)"
 OPTIONS = {"max-width-ratio": 32, "min-proxy-width": 128, "min-proxy-heads": 2}
 
 

@@ -45,7 +45,10 @@ SEVERITY = "warning"
 SUMMARY = "The target framework cannot express a value of the compiled recipe exactly."
 RATIONALE = ("A value the framework cannot take is dropped or approximated when the config is rendered, so the "
              "run is not the compiled recipe and the transfer no longer holds.")
-CITATION = "FRAMEWORKS.md (torchtitan 0.3, Megatron-LM / megatron-core 0.19, transformers 5.x Trainer)"
+CITATION = ("torchtitan 0.3.0, https://github.com/pytorch/torchtitan/tree/v0.3.0/torchtitan/models/llama3; "
+            "Megatron-LM (megatron-core 0.19.2) arguments, "
+            "https://github.com/NVIDIA/Megatron-LM/blob/core_v0.19.2/megatron/training/arguments.py; "
+            "transformers 5.24 Trainer, https://github.com/huggingface/transformers/blob/v5.24.0/src/transformers/trainer.py")
 OPTIONS: dict = {}
 
 

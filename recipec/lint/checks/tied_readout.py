@@ -33,7 +33,8 @@ SEVERITY = "warning"
 SUMMARY = "Tied embeddings: output-class values differ from the embedding's (only the readout multiplier can)."
 RATIONALE = ("A tied readout shares the embedding's parameters; only the forward multiplier can differ, so "
              "output-class LR, weight decay or init that differ from the embedding's are silently not applied.")
-CITATION = "Yang et al. 2022, Tensor Programs V, arXiv:2203.03466, Table 8; mup MuSharedReadout"
+CITATION = ("Yang et al. 2022, Tensor Programs V, arXiv:2203.03466, Table 8; mup MuSharedReadout, "
+            "https://github.com/microsoft/mup/blob/2ed42d0c8b0781636e2ae71b0825cd1e5c5238f2/mup/layer.py")
 OPTIONS: dict = {}
 
 

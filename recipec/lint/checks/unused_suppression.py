@@ -23,6 +23,6 @@ NAME = "unused-suppression"
 SEVERITY = "warning"
 SUMMARY = "A suppression comment silences no finding (or names an unknown code)."
 RATIONALE = "Stale suppressions silently hide the next real finding on that line."
-CITATION = "as ruff's RUF100 and sqlfluff's noqa checks"
+CITATION = "as ruff's RUF100 (unused-noqa), https://docs.astral.sh/ruff/rules/unused-noqa/"
 OPTIONS: dict = {}
 # No check(): the engine reports these after matching suppressions to findings.

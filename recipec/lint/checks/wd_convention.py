@@ -35,7 +35,9 @@ SEVERITY = "warning"
 SUMMARY = "Weight-decay convention missing, or a value implausible for the declared convention."
 RATIONALE = ("Coupled and independent decay differ by a factor η (~10^3); rule sets state exponents in one form "
              "and recipec converts, which is only right if the declared form is the one the value was tuned in.")
-CITATION = "RULES-REFERENCE.md (coupled vs independent); Wang & Aitchison 2024, arXiv:2405.13698"
+CITATION = ("Loshchilov & Hutter 2019, Decoupled Weight Decay Regularization, arXiv:1711.05101 (coupled vs independent); "
+            "torch.optim.AdamW is coupled, w -= lr·λ·w: https://github.com/pytorch/pytorch/blob/v2.13.0/torch/optim/adam.py; "
+            "Wang & Aitchison 2024, arXiv:2405.13698")
 OPTIONS = {"min-coupled": 1e-3, "max-independent": 1e-2}
 
 
