@@ -39,8 +39,8 @@ SUMMARY = "Muon trains the token embedding or the readout, which its references 
 RATIONALE = ("Muon's orthogonalized update is made for hidden matrices; the embedding (a lookup table) and the "
              "readout (to the vocabulary) are trained with AdamW in Muon's reference and in torch.optim.Muon's "
              "documentation, and Megatron routes them to Adam.")
-CITATION = ("Keller Jordan, Muon README, github.com/KellerJordan/Muon@50c4225 ('Usage': embeddings and classifier "
-            "heads use AdamW); torch 2.13 torch/optim/_muon.py:262-263 (Muon docstring)")
+CITATION = ("Keller Jordan, Muon README, https://github.com/KellerJordan/Muon/blob/50c4225/README.md ('Usage': embeddings and classifier "
+            "heads use AdamW); torch 2.13 Muon docstring (l.262-263), https://github.com/pytorch/pytorch/blob/v2.13.0/torch/optim/_muon.py")
 OPTIONS: dict = {}
 
 _WHAT = {"embedding": "the token embedding (a lookup table)", "output": "the readout (width → vocabulary)"}
