@@ -122,6 +122,9 @@ class ShapeInfo(Shape):
 
     norm_eps: float  # the recipe's model.norm_eps (the same at every size)
     rope_theta: float  # the recipe's model.rope_theta (the same at every size)
+    # mixture of experts (None for a dense recipe): the recipe's model.moe.router_score and aux_loss_coeff
+    router_score: Literal["softmax", "sigmoid"] | None = None
+    aux_loss_coeff: float | None = None
 
 
 class RuleSetInfo(_Frozen):

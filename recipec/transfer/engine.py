@@ -243,7 +243,10 @@ def _muon_info(r: Recipe, kinds: dict) -> MuonInfo | None:
 
 
 def _shape_info(s: Shape, recipe: Recipe) -> ShapeInfo:
-    return ShapeInfo(**s.model_dump(), norm_eps=float(recipe.model.norm_eps), rope_theta=float(recipe.model.rope_theta))
+    moe = recipe.model.moe
+    return ShapeInfo(**s.model_dump(), norm_eps=float(recipe.model.norm_eps), rope_theta=float(recipe.model.rope_theta),
+                     router_score=None if moe is None else moe.router_score,
+                     aux_loss_coeff=None if moe is None else float(moe.aux_loss_coeff))
 
 
 def coupled_to_independent(wd: float, lr: float) -> float:
