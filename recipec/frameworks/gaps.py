@@ -127,8 +127,8 @@ def _hf(r) -> list[Gap]:
     from recipec.frameworks.hf import model_class
 
     m, s, sh, out = r.multipliers, r.schedule, r.shape, []
-    model = model_class(r)
     moe = getattr(sh, "num_experts", 0) > 0
+    model = {"LlamaForCausalLM": "Llama", "Qwen3MoeForCausalLM": "Qwen3-MoE"}[model_class(r)]
     if s.decay == "linear" and s.min_lr_ratio > 0:
         out.append(Gap("min_lr", f"min_lr_ratio={fmt(s.min_lr_ratio)} is NOT applied: the Trainer's linear schedule "
                                  "decays to 0"))
