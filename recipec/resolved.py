@@ -258,7 +258,7 @@ class Resolved(_Frozen):
 
     def kind_coupled(self, kind: str) -> CoupledClass:
         """LR, coupled WD, eps and init std of one parameter kind (``recipec.kinds``): its class's numbers
-        unless the kind's own fan-in / fan-out ratios resolved it differently."""
+        unless the kind's own fan-in / fan-out ratios (or Muon) resolved it differently."""
         from recipec.kinds import KIND_CLASS
 
         base = self.coupled(KIND_CLASS[kind])
@@ -267,7 +267,9 @@ class Resolved(_Frozen):
             return base
         lr = k.lr.value if k.lr is not None else base.lr
         wd_value = k.weight_decay.value if k.weight_decay is not None else self.classes[k.cls].weight_decay.value
-        wd = convert_weight_decay(wd_value, lr, self.optimizer.wd_convention, "coupled")
+        convention = self.muon.wd_convention if k.optimizer == "muon" and self.muon is not None \
+            else self.optimizer.wd_convention  # a Muon kind's decay is in Muon's own convention
+        wd = convert_weight_decay(wd_value, lr, convention, "coupled")
         return CoupledClass(lr=lr, weight_decay=wd, eps=k.eps.value if k.eps is not None else base.eps,
                             init_std=k.init_std.value if k.init_std is not None else base.init_std)
 
