@@ -93,10 +93,10 @@ def _anchors(ctx, key: str) -> list:
 
 
 def check(ctx, options):
-    from recipec.render.gaps import gaps
-
     if ctx.target not in ("torchtitan", "megatron", "hf"):
         return
+    from recipec.render.gaps import gaps  # here, not above: lint at the neutral target never imports render
+
     smap = ctx.loaded.source_map
     rope_theta = ctx.loaded.recipe.model.rope_theta
     seen: set = set()
