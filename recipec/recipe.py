@@ -420,7 +420,9 @@ class Recipe(_Model):
     run: Run
     precision: Literal["bf16", "fp16", "fp32", "fp8"] = "bf16"
     cluster: Cluster = Field(default_factory=Cluster)
-    transfer: list[TransferItem] = Field(default_factory=list, max_length=MAX_LIST,
+    # ``lambda: []``, not ``list``: pydantic reads a factory's signature, and for the builtin that means
+    # tokenizing its text signature (compiling tokenize's regex: ~8 ms of every start-up)
+    transfer: list[TransferItem] = Field(default_factory=lambda: [], max_length=MAX_LIST,
                                          description="Rule sets to apply, in order (at most 64).")
     sizes: dict[SizeName, Size] = Field(default_factory=dict, max_length=MAX_SIZES,
                                         description="Named target sizes (at most 256: each is resolved by lint).")

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePath
 from typing import Callable, Iterable
 from urllib.parse import quote
@@ -104,6 +103,8 @@ def render_text(diags: list[Diagnostic], checks: dict) -> str:
 
 
 def render_json(diags: list[Diagnostic], checks: dict) -> str:
+    import json
+
     return json.dumps([json_object(d) for d in diags], indent=2, ensure_ascii=False) + "\n"
 
 
@@ -123,6 +124,8 @@ def sarif_rule(chk) -> dict:
 
 
 def render_sarif(diags: list[Diagnostic], checks: dict) -> str:
+    import json
+
     from recipec import __version__
 
     codes = list(checks)

@@ -171,8 +171,9 @@ class RuleSetFile(_Model):
     )
     requires: Requires = Field(default_factory=Requires)
     params: dict[str, Real] = Field(default_factory=dict, description="Parameters with defaults, used in exponents.")
-    rules: list[Rule] = Field(default_factory=list, max_length=1024)
-    formulas: list[Formula] = Field(default_factory=list, max_length=64)
+    # ``lambda: []``, not ``list``: see recipec.recipe.Recipe.transfer (start-up time)
+    rules: list[Rule] = Field(default_factory=lambda: [], max_length=1024)
+    formulas: list[Formula] = Field(default_factory=lambda: [], max_length=64)
 
 
 # --------------------------------------------------------------------------- exponent expressions
@@ -245,7 +246,14 @@ class RuleSet:
 def builtin_names() -> list[str]:
     from recipec.resources import rules_dir
 
-    return sorted(p.stem for p in rules_dir().glob("*.yaml"))
+    folder = rules_dir()
+    return list(_listing(str(folder), folder.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=4)
+def _listing(folder: str, mtime_ns: int) -> tuple[str, ...]:
+    """The rule-set names in ``folder``, listed again only when the folder changes (lint asks once a rule set)."""
+    return tuple(sorted(p.stem for p in Path(folder).glob("*.yaml")))
 
 
 @lru_cache(maxsize=64)
