@@ -18,7 +18,8 @@ import torch
 from recipec.load import load_recipe
 from recipec.verify import ladder
 from recipec.verify.data import builtin_corpus
-from recipec.verify.train import RunSettings, flops_per_token, model_config, train_rung
+from recipec.verify.spec import model_config
+from recipec.verify.train import RunSettings, flops_per_token, train_rung
 
 
 def main() -> None:
@@ -49,8 +50,8 @@ def bench(args, width: int, compiled: bool) -> None:
                            checkpoints=[args.steps // 3, args.steps], device=args.device, compression=1.0, seed=0,
                            vocab_size=corpus.vocab_size, progress=False,
                            compile=compiled)
-    report = train_rung(rung, settings, corpus, loaded.recipe, "bench")
-    cfg = model_config(rung.resolved, corpus.vocab_size, args.seq_len, 1e-5, 10000.0)
+    report = train_rung(rung, settings, corpus, "bench")
+    cfg = model_config(rung.resolved, corpus.vocab_size, args.seq_len)
     name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     print(f"device {name}; width {width}, depth {args.depth}, {report.params:,} params; "
           f"batch {args.batch} × {args.seq_len}; {'torch.compile' if compiled else 'eager'}")

@@ -310,128 +310,30 @@ def rules_cmd(fmt: str) -> None:
 @click.option("--out", "-o", "out", type=SafePath(file_okay=False), default="verify-out", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_user_errors
-def verify_cmd(recipe, size, sets, widths, depth, steps, device, data, data_dtype, seed, batch, seq_len, micro_batches,
-               checkpoints, wd_compression, max_slope, ratio_range, plateau, budget, model, kind_map, coord,
-               coord_steps, coord_seeds, coord_max_slope, use_compile, calibrate, out, quiet) -> None:
+def verify_cmd(recipe: str, sets: tuple[str, ...], out: str, **flags) -> None:
     """Short training runs at a width ladder: do top singular values stay flat? Exit 0 pass, 1 fail or
     inconclusive, 2 error."""
-    from recipec.load import load_recipe
-
-    if not size:
-        raise RecipecError("verify needs --size: the ladder runs from the proxy towards that size's width")
     try:
         import torch  # noqa: F401
     except ImportError:
         raise RecipecError("recipec verify needs torch: pip install 'recipec[verify]' "
                            "(on a CPU-only machine install torch==2.13.0 first)") from None
-    from recipec.verify.coord_verdict import CoordTolerance
-    from recipec.verify.distributed import is_primary, teardown
-    from recipec.verify.factory import parse_kind_map
-    from recipec.verify.run import VerifyOptions, run_verify, terminal, write_outputs
-    from recipec.verify.verdict import Tolerance
+    from recipec.load import load_recipe
+    from recipec.verify.options import VerifyOptions, flag_names
+    from recipec.verify.run import coord_to, verify_to
 
-    try:
-        low, high = (float(x) for x in ratio_range.split(","))
-    except ValueError:
-        raise RecipecError("--ratio-range: expected LOW,HIGH, e.g. 0.8,1.25") from None
-    for name, value in (("--steps", steps), ("--batch", batch), ("--seq-len", seq_len),
-                        ("--micro-batches", micro_batches)):
-        if value is not None and value <= 0:
-            raise RecipecError(f"{name}: must be > 0 (got {value})")
-    compression = wd_compression if wd_compression in ("auto", "none") else _float_option(wd_compression,
-                                                                                          "--wd-compression")
-    loaded = load_recipe(recipe, sets=list(sets))
-    opts = VerifyOptions(size=size, widths=widths, depth=depth, steps=steps, device=device, data=data,
-                         data_dtype=data_dtype, seed=seed, batch=batch, seq_len=seq_len,
-                         micro_batches=micro_batches, checkpoints=checkpoints,
-                         compression=compression, tolerance=Tolerance(slope=max_slope, ratio_low=low,
-                                                                      ratio_high=high, plateau=plateau),
-                         progress=not quiet, budget_minutes=budget, compile=use_compile, model=model,
-                         kind_map=parse_kind_map(kind_map), coord=coord, coord_steps=coord_steps,
-                         coord_seeds=coord_seeds, coord_tolerance=CoordTolerance(slope=coord_max_slope),
-                         command=["recipec", *sys.argv[1:]] if sys.argv[1:2] == ["verify"] else None)
-    if budget is not None and budget <= 0:
-        raise RecipecError(f"--budget: must be > 0 (got {budget:g})")
-    if kind_map and not model:
-        raise RecipecError("--kind-map: only with --model (the reference model's kinds are known)")
-    if coord == "only":
-        if calibrate:
-            raise RecipecError("--calibrate: needs the σ ladder, not --coord-check alone (use --coord-check also)")
-        _coord_only(loaded, opts, Path(out))
-    if calibrate:  # refuse before any training when there is no exponent to calibrate
-        from recipec.transfer import resolve_loaded
-        from recipec.verify.calibrate import hidden_wd_width_rule
-
-        hidden_wd_width_rule(resolve_loaded(loaded, size))
-    report = run_verify(loaded, opts)
-    try:
-        if calibrate:
-            report = _calibrate(loaded, opts, report, Path(out))
-        elif is_primary():  # under torchrun every rank holds the same report; rank 0 writes and prints it
-            paths = write_outputs(report, Path(out))
-            click.echo(terminal(report), nl=False)
-            click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
-    finally:
-        teardown()  # waits for rank 0 before any rank exits
+    with flag_names():  # the library names options by field; report them by flag
+        opts = VerifyOptions.from_flags(flags, command=["recipec", *sys.argv[1:]] if sys.argv[1:2] == ["verify"]
+                                        else None)
+        loaded = load_recipe(recipe, sets=list(sets))
+        run = coord_to if opts.coord == "only" else verify_to  # rank 0 writes and prints (_echo)
+        report = run(loaded, opts, Path(out), _echo)
     sys.exit(EXIT_OK if report.verdict == "pass" else EXIT_FINDINGS)
 
 
-def _coord_only(loaded, opts, out: Path) -> None:
-    """``--coord-check`` alone: print and write coord.json/.md/.png; exit 0 pass, 1 fail or inconclusive."""
-    from recipec.verify.run import coord_terminal, run_coord, write_coord_outputs
+def _echo(text: str, err: bool = False) -> None:
+    click.echo(text, nl=False, err=err)
 
-    report = run_coord(loaded, opts)
-    title = f"recipec verify --coord-check: {loaded.recipe.name} → {opts.size} ({report.model})"
-    paths = write_coord_outputs(report, out, title)
-    click.echo(coord_terminal(report), nl=False)
-    click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
-    sys.exit(EXIT_OK if report.verdict == "pass" else EXIT_FINDINGS)
-
-
-def _calibrate(loaded, opts, before, out: Path):
-    """Fit (only at steady state), write the calibrated rule set, re-run the ladder with it; print both.
-    Returns the report the exit code follows: the confirming one, or ``before`` when nothing was fitted."""
-    import json
-
-    from recipec.verify.calibrate import calibrate_and_confirm
-    from recipec.verify.distributed import is_primary
-    from recipec.verify.report import write_public
-    from recipec.verify.run import terminal, write_outputs
-
-    paths = []
-    if is_primary():  # the first ladder's report is kept even if the confirming run is cut short
-        paths = write_outputs(before, out / "before")
-        click.echo("before:\n" + terminal(before))
-    cal, after, rules_file, confirmed = calibrate_and_confirm(loaded, opts, before, out)
-    if cal is None:  # not at steady state: no fit, no rule set
-        if is_primary():
-            summary = out / "calibration.json"
-            write_public(summary, json.dumps({"fitted": False, "confirmed": False, "reason": confirmed,
-                                              "before": before.verdict}, indent=2) + "\n")
-            click.echo(f"calibrate: nothing fitted, no rule set written — the ladder is not at steady state: "
-                       f"{confirmed}")
-            click.echo("wrote " + ", ".join(str(p) for p in paths + [summary]), err=True)
-        return before.model_copy(update={"verdict": "inconclusive" if before.verdict == "pass" else before.verdict})
-    if not is_primary():  # under torchrun: rank 0 reports
-        return after
-    paths += write_outputs(after, out / "after")
-    summary = out / "calibration.json"
-    write_public(summary, cal.summary_json(rules_file, before.verdict, after.verdict, confirmed))
-    state = ("confirmed: the ladder with it passes" if confirmed else
-             f"UNCONFIRMED: the confirming ladder was {after.verdict}, not pass")
-    click.echo(f"calibrated {cal.ruleset}: hidden weight decay ∝ m^{cal.exponent:g} → m^{cal.fitted:.3f} "
-               f"(mean slope {cal.slope:+.3f}; per kind " +
-               ", ".join(f"{k} {v:.2f}" for k, v in cal.per_kind.items()) + f"); {state}; wrote {rules_file}\n")
-    click.echo("after (confirming run with the calibrated rule set):\n" + terminal(after), nl=False)
-    click.echo("wrote " + ", ".join(str(p) for p in paths + [summary]), err=True)
-    return after
-
-
-def _float_option(text: str, name: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise RecipecError(f"{name}: expected a number, 'auto' or 'none' (got {text!r})") from None
 
 # --------------------------------------------------------------------------- lint
 

@@ -36,23 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recipec.diagnostics import Diagnostic, RecipecError
+from recipec.hardware import GPUS, Gpu
 from recipec.resolved import Resolved
 
 GIB = 2**30
-
-
-@dataclass(frozen=True)
-class Gpu:
-    name: str
-    memory_gib: float
-    peak_bf16_tflops: float  # dense
-
-
-GPUS = {
-    "h100": Gpu("H100 80GB (SXM)", 80.0, 989.0),
-    "h200": Gpu("H200 141GB", 141.0, 989.0),
-    "a100": Gpu("A100 80GB", 80.0, 312.0),
-}
 
 
 @dataclass(frozen=True)

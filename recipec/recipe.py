@@ -18,7 +18,6 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-from recipec.kinds import PARAM_CLASSES  # noqa: F401  (re-exported: the class names live in recipec.kinds)
 
 # Number ranges. Every number has explicit bounds, chosen so that every derived figure (parameter
 # counts, FLOPs, ratios, the AdamW timescale, what the renderers compute) stays a finite float:

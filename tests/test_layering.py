@@ -26,13 +26,13 @@ LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer) for layer in (
     {"cli"},
     {"schema"},  # the JSON Schemas of the recipe, the rule sets and the verify report
     {"lint", "render", "verify", "inspect", "explain"},
-    {"estimate", "torch"},  # verify reads the estimate's GPU table; verify and inspect use recipec.torch
+    {"estimate", "torch"},  # verify imports estimate; verify and inspect use recipec.torch
     {"frameworks"},  # what we know of each framework: read by lint (RC603), render and inspect
     {"transfer"},
     {"resolved", "load"},
     {"shape"},
     {"recipe"},
-    {"kinds", "io", "resources"},
+    {"kinds", "io", "resources", "hardware"},  # hardware: the GPU table (estimate and verify)
     {"diagnostics"},
     {"recipec"},  # the package itself: __version__
 ))

@@ -19,7 +19,7 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
-from recipec.diagnostics import Diagnostic, RecipecError
+from recipec.verify.options import OptionError
 from recipec.verify.verdict import JUDGED_KINDS
 
 
@@ -47,15 +47,15 @@ def hidden_wd_width_rule(resolved) -> tuple[str, float]:
     for step in resolved.classes["hidden"].weight_decay.chain:
         if step.kind == "power" and step.axis == "width":
             return step.ruleset, step.exponent
-    raise RecipecError(Diagnostic("needs a rule set with a width rule for hidden weight decay "
-                                  "(fan2025, mup-adamw, mup-megatron, or a file of your own)", path="--calibrate"))
+    raise OptionError("calibrate", "needs a rule set with a width rule for hidden weight decay "
+                                  "(fan2025, mup-adamw, mup-megatron, or a file of your own)")
 
 
 def fit(report, resolved, transfer: list) -> Calibration:
     name, exponent = hidden_wd_width_rule(resolved)
     slopes = {k.kind: k.slope for k in report.kinds if k.kind in JUDGED_KINDS}
     if not slopes:
-        raise RecipecError(Diagnostic("no σ slopes to calibrate from (a rung diverged)", path="--calibrate"))
+        raise OptionError("calibrate", "no σ slopes to calibrate from (a rung diverged)")
     mean = sum(slopes.values()) / len(slopes)
     info = next(rs for rs in resolved.rulesets if rs.name == name)
     index = next(i for i, item in enumerate(transfer)
@@ -80,8 +80,7 @@ def calibrated_ruleset_text(cal: Calibration, report, source_path: Path) -> str:
                             f"(was {cal.exponent:g})")
             replaced = True
     if not replaced:
-        raise RecipecError(Diagnostic(f"{cal.ruleset_file}: no width rule for hidden weight decay to calibrate",
-                                      path="--calibrate"))
+        raise OptionError("calibrate", f"{cal.ruleset_file}: no width rule for hidden weight decay to calibrate")
     data["name"] = f"{cal.ruleset}-calibrated"
     data["title"] = f"{data.get('title', cal.ruleset)} — hidden weight-decay exponent calibrated to {cal.fitted:.3f}"
     stamp = datetime.date.today().isoformat()
@@ -163,3 +162,40 @@ def calibrate_and_confirm(loaded, opts, before, out: Path):
     if is_primary():
         write_public(rules_file, UNCONFIRMED_HEADER.format(verdict=after.verdict) + text)
     return cal, after, rules_file, False
+
+
+def calibrate_and_report(loaded, opts, before, out: Path, echo):
+    """``--calibrate`` after the first ladder: fit (only at steady state), write the calibrated rule set,
+    re-run the ladder with it; write both reports and ``calibration.json`` and ``echo`` them (rank 0).
+    Returns the report the exit code follows: the confirming one, or ``before`` when nothing was fitted."""
+    import json
+
+    from recipec.verify.distributed import is_primary
+    from recipec.verify.report import write_outputs, write_public
+    from recipec.verify.report_text import terminal
+
+    paths = []
+    if is_primary():  # the first ladder's report is kept even if the confirming run is cut short
+        paths = write_outputs(before, out / "before")
+        echo("before:\n" + terminal(before) + "\n")
+    cal, after, rules_file, confirmed = calibrate_and_confirm(loaded, opts, before, out)
+    summary = out / "calibration.json"
+    if cal is None:  # not at steady state: no fit, no rule set
+        if is_primary():
+            write_public(summary, json.dumps({"fitted": False, "confirmed": False, "reason": confirmed,
+                                              "before": before.verdict}, indent=2) + "\n")
+            echo(f"calibrate: nothing fitted, no rule set written — the ladder is not at steady state: {confirmed}\n")
+            echo("wrote " + ", ".join(str(p) for p in paths + [summary]) + "\n", err=True)
+        return before.model_copy(update={"verdict": "inconclusive" if before.verdict == "pass" else before.verdict})
+    if not is_primary():  # under torchrun: rank 0 reports
+        return after
+    paths += write_outputs(after, out / "after")
+    write_public(summary, cal.summary_json(rules_file, before.verdict, after.verdict, confirmed))
+    state = ("confirmed: the ladder with it passes" if confirmed else
+             f"UNCONFIRMED: the confirming ladder was {after.verdict}, not pass")
+    echo(f"calibrated {cal.ruleset}: hidden weight decay ∝ m^{cal.exponent:g} → m^{cal.fitted:.3f} (mean slope "
+         f"{cal.slope:+.3f}; per kind " + ", ".join(f"{k} {v:.2f}" for k, v in cal.per_kind.items())
+         + f"); {state}; wrote {rules_file}\n\n")
+    echo("after (confirming run with the calibrated rule set):\n" + terminal(after))
+    echo("wrote " + ", ".join(str(p) for p in paths + [summary]) + "\n", err=True)
+    return after

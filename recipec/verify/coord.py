@@ -28,14 +28,13 @@ from torch.overrides import TorchFunctionMode
 
 from recipec.verify.coord_verdict import COORD_KINDS, CoordTolerance, first_failing, fit_slope, judge, overall
 from recipec.verify.factory import ModelSource
-
-DEFAULT_STEPS, DEFAULT_SEEDS = 10, 3
+from recipec.verify.options import DEFAULT_COORD_SEEDS, DEFAULT_COORD_STEPS
 
 
 @dataclass
 class CoordSettings:
-    steps: int = DEFAULT_STEPS
-    seeds: int = DEFAULT_SEEDS
+    steps: int = DEFAULT_COORD_STEPS
+    seeds: int = DEFAULT_COORD_SEEDS
     batch: int = 8
     seq_len: int = 64
     device: str = "cpu"
@@ -168,9 +167,9 @@ def run_coord_check(loaded, rungs, source: ModelSource, settings: CoordSettings,
     """Measure and judge; returns ``recipec.verify.report.CoordReport``."""
     from recipec.verify.data import Batches
     from recipec.verify.report import CoordFit, CoordKindReport, CoordReport
-    from recipec.verify.train import class_hyper, model_config
+    from recipec.verify.spec import model_config
+    from recipec.verify.train import class_hyper
 
-    recipe = loaded.recipe
     device = torch.device(settings.device)
     started = time.perf_counter()
     stream = Batches(corpus, settings.batch, settings.seq_len, settings.seed)
@@ -178,8 +177,7 @@ def run_coord_check(loaded, rungs, source: ModelSource, settings: CoordSettings,
     widths = [r.width for r in rungs]
     measured: dict[tuple[str, str], list[list[list[float]]]] = {}  # key -> width -> seed -> per-step RMS
     for i, rung in enumerate(rungs):
-        cfg = model_config(rung.resolved, corpus.vocab_size, settings.seq_len, recipe.model.norm_eps,
-                           recipe.model.rope_theta)
+        cfg = model_config(rung.resolved, corpus.vocab_size, settings.seq_len)
         hyper = class_hyper(rung.resolved, 1.0)
         for s in range(settings.seeds):
             out = _one_run(rung, cfg, hyper, source, batches, settings.seed + s, device,

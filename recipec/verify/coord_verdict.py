@@ -134,8 +134,10 @@ def judge(kind: str, series: dict[str, list[SlopeFit]], tol: CoordTolerance,
         return KindCoord(kind, "fail", notes + slopes, series, first)
     if unsure:
         unsure.sort(reverse=True)
-        return KindCoord(kind, "inconclusive", [unsure[0][1] + "; more --coord-seeds or widths would decide it"],
-                         series)
+        from recipec.verify.options import flag
+
+        more = f"; more {flag('coord_seeds')} or widths would decide it"
+        return KindCoord(kind, "inconclusive", [unsure[0][1] + more], series)
     return KindCoord(kind, "pass", [], series)
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recipec.diagnostics import Diagnostic, Location, RecipecError
+from recipec.diagnostics import Location, RecipecError
+from recipec.verify.options import OptionError, flag
 
 BYTE_VOCAB = 256
 
@@ -54,7 +55,7 @@ def builtin_corpus(want_tokens: int, min_tokens: int | None = None) -> Corpus:
             break
     if total < min_tokens:
         raise RecipecError(f"the built-in corpus has {total} bytes, fewer than the {min_tokens} this run needs; "
-                           "lower --seq-len or pass --data PATH")
+                           f"lower {flag('seq_len')} or pass {flag('data')} PATH")
     arr = np.frombuffer(b"".join(chunks), dtype=np.uint8)
     return Corpus(arr, BYTE_VOCAB, f"Python {sysconfig.get_python_version()} standard library source, "
                                    f"{len(chunks)} files, {total:,} bytes (byte-level)", h.hexdigest())
@@ -63,20 +64,20 @@ def builtin_corpus(want_tokens: int, min_tokens: int | None = None) -> Corpus:
 def token_file(path: str, dtype: str, vocab_size: int, min_tokens: int) -> Corpus:
     p = Path(path)
     if not p.is_file():
-        raise RecipecError(Diagnostic("token file not found", location=Location(path), path="--data"))
+        raise OptionError("data", "token file not found", location=Location(path))
     itemsize = np.dtype(dtype).itemsize
     if p.stat().st_size % itemsize:
-        raise RecipecError(Diagnostic(f"file size is not a multiple of {itemsize} bytes: not a {dtype} token file",
-                                      location=Location(path), path="--data"))
+        raise OptionError("data", f"file size is not a multiple of {itemsize} bytes: not a {dtype} token file",
+                          location=Location(path))
     arr = np.memmap(p, dtype=dtype, mode="r")
     if len(arr) < min_tokens:
-        raise RecipecError(Diagnostic(f"{len(arr):,} tokens, fewer than the {min_tokens:,} this run needs",
-                                      location=Location(path), path="--data"))
+        raise OptionError("data", f"{len(arr):,} tokens, fewer than the {min_tokens:,} this run needs",
+                          location=Location(path))
     sample = np.asarray(arr[: min(len(arr), 1 << 22)])
     top = int(sample.max()) if len(sample) else 0
     if top >= vocab_size:
-        raise RecipecError(Diagnostic(f"token id {top} is outside the recipe's vocabulary of {vocab_size}",
-                                      location=Location(path), path="--data"))
+        raise OptionError("data", f"token id {top} is outside the recipe's vocabulary of {vocab_size}",
+                          location=Location(path))
     h = hashlib.sha256()
     h.update(sample.tobytes())
     return Corpus(arr, vocab_size, f"{p.name}: {len(arr):,} {dtype} tokens", h.hexdigest())
@@ -97,3 +98,11 @@ class Batches:
         starts = self.rng.integers(0, self.n, size=self.batch)
         idx = starts[:, None] + np.arange(self.seq_len + 1)[None, :]
         return np.asarray(self.corpus.tokens[idx], dtype=np.int64)
+
+
+def corpus_for(opts, vocab_size: int, seq_len: int, need: int) -> Corpus:
+    """The run's corpus (``opts.data``): the built-in one of at least ``need`` tokens, or the token file
+    (checked against the recipe's ``vocab_size``)."""
+    if opts.data == "builtin":
+        return builtin_corpus(need, min_tokens=seq_len + 2)
+    return token_file(opts.data, opts.data_dtype, vocab_size, seq_len + 2)

@@ -54,6 +54,11 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def world_size() -> int:
+    """The processes a launcher started (1 without one)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) if launched() else 1
+
+
 def setup(device: str) -> tuple[Dist, str]:
     """Open the process group and mesh for ``device`` ("cpu" or "cuda"); return it and this rank's device."""
     from torch.distributed.device_mesh import init_device_mesh

@@ -4,10 +4,11 @@ The user's model comes from a *factory*, named ``package.module:callable`` (impo
 ``path/to/file.py:callable`` (loaded from the file, its folder put on ``sys.path`` as for a script, so it
 can import its siblings). The protocol:
 
-* the factory is called once per rung with one argument, a :class:`RungSpec`: the rung's resolved
-  shape (width, depth, heads, kv_heads, head_dim, ffn_hidden, vocab_size, seq_len, tied_embeddings, norm,
-  norm_eps, qk_norm, bias, rope_theta), its forward multipliers (``output_multiplier``,
-  ``embedding_multiplier``, ``residual_multiplier``, ``attn_logit_scale``), the init std of every matrix
+* the factory is called once per rung with one argument, a :class:`RungSpec` (defined in
+  ``recipec.verify.spec``, importable from here): the rung's resolved shape (width, depth, heads,
+  kv_heads, head_dim, ffn_hidden, vocab_size, seq_len, tied_embeddings, norm, norm_eps, qk_norm,
+  bias, rope_theta), its forward multipliers (``output_multiplier``, ``embedding_multiplier``,
+  ``residual_multiplier``, ``attn_logit_scale``), the init std of every matrix
   kind (``init_std["q"]``, …, ``init_std["output"]``), the width ratio to the proxy (``width_mult``) and
   the whole :class:`recipec.resolved.Resolved` (``resolved``) for anything else;
 * it returns a ``torch.nn.Module`` whose ``forward(tokens)`` maps a ``(batch, seq)`` LongTensor of token
@@ -25,7 +26,6 @@ repeated blocks), then the root.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import importlib.util
 import re
@@ -34,64 +34,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from recipec.diagnostics import Diagnostic, RecipecError
-from recipec.kinds import KIND_CLASS, KINDS
-
-MATRIX_KINDS = tuple(k for k in KINDS if KIND_CLASS[k] != "vector")
-
-
-@dataclass(frozen=True)
-class RungSpec:
-    """What a ``--model`` factory receives: one rung's resolved shape, multipliers and init."""
-
-    width: int
-    depth: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-    ffn_hidden: int
-    vocab_size: int
-    seq_len: int
-    tied_embeddings: bool
-    norm: str
-    norm_eps: float
-    qk_norm: bool
-    bias: bool
-    rope_theta: float
-    output_multiplier: float
-    embedding_multiplier: float
-    residual_multiplier: float
-    attn_logit_scale: float
-    init_std: dict[str, float]  # matrix kind -> std of its normal init
-    width_mult: float  # m = width / the proxy's width
-    proxy_width: int
-    proxy_head_dim: int
-    base_init_std: float | None  # the hidden init std at the proxy (the recipe's init.std)
-    resolved: Any = field(repr=False, compare=False, default=None)
-
-
-def rung_spec(resolved, cfg) -> RungSpec:
-    """The spec of a rung from its Resolved and the reference model's config (the same numbers)."""
-    values = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "init_std"}
-    std = {k: resolved.kind_coupled(k).init_std for k in MATRIX_KINDS}
-    proxy = resolved.proxy_shape
-    base = resolved.classes["hidden"].init_std
-    base_std = None if base is None else base.proxy
-    return RungSpec(**values, init_std=std, width_mult=cfg.width / proxy.width, proxy_width=proxy.width,
-                    proxy_head_dim=proxy.head_dim, base_init_std=base_std, resolved=resolved)
-
+from recipec.diagnostics import RecipecError
+from recipec.kinds import KINDS, PARAM_CLASSES
+from recipec.verify.options import OptionError
+from recipec.verify.spec import RungSpec, rung_spec  # noqa: F401  (RungSpec: the protocol's type, for users)
 
 def load_factory(text: str) -> Callable:
     """``module:callable`` or ``path/file.py:callable`` → the callable; a located error otherwise."""
     where, sep, attr = text.rpartition(":")
     if not sep or not where or not attr:
-        raise RecipecError(Diagnostic(f"expected MODULE:CALLABLE or path/to/file.py:CALLABLE (got {text!r})",
-                                      path="--model"))
+        raise OptionError("model", f"expected MODULE:CALLABLE or path/to/file.py:CALLABLE (got {text!r})")
     try:
         if where.endswith(".py") or "/" in where or Path(where).is_file():
             path = Path(where)
             if not path.is_file():
-                raise RecipecError(Diagnostic(f"no such file: {where}", path="--model"))
+                raise OptionError("model", f"no such file: {where}")
             name = f"recipec_user_model_{abs(hash(str(path.resolve())))}"
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
@@ -105,10 +62,10 @@ def load_factory(text: str) -> Callable:
     except RecipecError:
         raise
     except Exception as e:  # the user's code: say what failed, where
-        raise RecipecError(Diagnostic(f"importing {where} failed: {type(e).__name__}: {e}", path="--model")) from e
+        raise OptionError("model", f"importing {where} failed: {type(e).__name__}: {e}") from e
     factory = getattr(module, attr, None)
     if not callable(factory):
-        raise RecipecError(Diagnostic(f"{where} has no callable {attr!r}", path="--model"))
+        raise OptionError("model", f"{where} has no callable {attr!r}")
     return factory
 
 
@@ -118,14 +75,13 @@ def parse_kind_map(items) -> dict[str, str]:
     for item in items or ():
         pattern, sep, kind = item.rpartition("=")
         if not sep or not pattern:
-            raise RecipecError(Diagnostic(f"expected REGEX=KIND (got {item!r})", path="--kind-map"))
+            raise OptionError("kind_map", f"expected REGEX=KIND (got {item!r})")
         try:
             re.compile(pattern)
         except re.error as e:
-            raise RecipecError(Diagnostic(f"{pattern!r} is not a regular expression: {e}", path="--kind-map")) from None
-        if kind not in KINDS and kind not in ("hidden", "embedding", "output", "vector"):
-            raise RecipecError(Diagnostic(f"{kind!r} is not a kind ({', '.join(KINDS)}) or a class",
-                                          path="--kind-map"))
+            raise OptionError("kind_map", f"{pattern!r} is not a regular expression: {e}") from None
+        if kind not in KINDS and kind not in PARAM_CLASSES:
+            raise OptionError("kind_map", f"{kind!r} is not a kind ({', '.join(KINDS)}) or a class")
         out[pattern] = kind
     return out
 
@@ -179,18 +135,18 @@ class ModelSource:
         try:
             model = self.factory(spec)
         except Exception as e:
-            raise RecipecError(Diagnostic(f"{self.name}: the factory failed at width {cfg.width}: "
-                                          f"{type(e).__name__}: {e}", path="--model")) from e
+            raise OptionError("model", f"{self.name}: the factory failed at width {cfg.width}: "
+                                          f"{type(e).__name__}: {e}") from e
         if not isinstance(model, torch.nn.Module):
-            raise RecipecError(Diagnostic(f"{self.name}: the factory returned {type(model).__name__}, not a "
-                                          "torch.nn.Module", path="--model"))
+            raise OptionError("model", f"{self.name}: the factory returned {type(model).__name__}, not a "
+                                          "torch.nn.Module")
         overrides = {**dict(getattr(model, "recipec_kind_map", None) or {}), **self.kind_map}
         model = model.to(device)
         try:
             kinds = classify_kinds(model, overrides)
             kind_groups(model, resolved, overrides=overrides)  # fail here, before any training, if it cannot
         except (UnclassifiedParameterError, ValueError) as e:
-            raise RecipecError(Diagnostic(f"{self.name}: {e}", path="--kind-map")) from None
+            raise OptionError("kind_map", f"{self.name}: {e}") from None
 
         def make_groups() -> list[dict]:
             groups = kind_groups(model, resolved, overrides=overrides)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from recipec.diagnostics import Diagnostic, RecipecError
+from recipec.diagnostics import RecipecError
 from recipec.recipe import Size, SizeModel
 from recipec.resolved import Resolved
 from recipec.transfer import resolve
 from recipec.transfer.engine import load_rulesets
+from recipec.verify.options import OptionError, flag
 
 TIMESCALES = 5.0  # "several τ": how many AdamW timescales the slowest rung should see
 MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 200, 1000, 600
@@ -53,11 +54,15 @@ def parse_widths(text: str, proxy_width: int, target_width: int) -> list[int]:
     try:
         widths = sorted({int(x) for x in text.split(",") if x.strip()})
     except ValueError:
-        raise RecipecError(Diagnostic(f"expected comma-separated integers or 'auto' (got {text!r})",
-                                      path="--widths")) from None
+        raise OptionError("widths", f"expected comma-separated integers or 'auto' (got {text!r})") from None
     if len(widths) < 2 or widths[0] <= 0:
-        raise RecipecError(Diagnostic("give at least two positive widths", path="--widths"))
+        raise OptionError("widths", "give at least two positive widths")
     return widths
+
+
+def target_width(loaded, size: str) -> int:
+    """The width the ladder runs towards: the size's, else the proxy's."""
+    return loaded.recipe.sizes[size].model.width or loaded.recipe.model.width
 
 
 def plan(loaded, size: str, widths: list[int], depth: int) -> list[Rung]:
@@ -84,8 +89,7 @@ def plan(loaded, size: str, widths: list[int], depth: int) -> list[Rung]:
             r = resolve(ladder_recipe, name, file=loaded.path, sha256=loaded.sha256, source_map=loaded.source_map,
                         rulesets=rulesets)
         except RecipecError as e:
-            raise RecipecError([Diagnostic(f"ladder rung width {w}: {d.message}", path="--widths")
-                                for d in e.diagnostics]) from None
+            raise OptionError("widths", [f"ladder rung width {w}: {d.message}" for d in e.diagnostics]) from None
         rungs.append(Rung(w, r))
     return rungs
 
@@ -132,9 +136,7 @@ def choose_steps_and_compression(rungs: list[Rung], steps: int | None, compressi
     elif compression == "none":
         factor, chosen = 1.0, "none"
     else:
-        factor, chosen = float(compression), "user"
-        if not factor > 0:
-            raise RecipecError(Diagnostic("must be > 0, 'auto' or 'none'", path="--wd-compression"))
+        factor, chosen = float(compression), "user"  # > 0: VerifyOptions checks it
     reached = None if tau_max is None else steps / (tau_max / factor)
     return steps, factor, chosen, reached
 
@@ -237,9 +239,9 @@ def check_fits(costs: list[RungCost], memory_limit: float, where: str) -> None:
     if too_big:
         gib = 2**30
         rows = "; ".join(f"width {c.width} needs about {c.memory_bytes / gib:.1f} GiB" for c in too_big)
-        raise RecipecError(Diagnostic(
-            f"{rows}, more than 90% of the {memory_limit / gib:.0f} GiB of {where}; lower --batch or --seq-len, "
-            "or drop those widths", path="--widths"))
+        raise OptionError("widths", (
+            f"{rows}, more than 90% of the {memory_limit / gib:.0f} GiB of {where}; lower {flag('batch')} or "
+            f"{flag('seq_len')}, or drop those widths"))
 
 
 def plan_auto(loaded, size: str, depth: int, proxy_width: int, target_width: int, cost, memory_limit: float,
@@ -266,8 +268,10 @@ def plan_auto(loaded, size: str, depth: int, proxy_width: int, target_width: int
         need = ""
         if narrowest is not None and budget_seconds is not None and narrowest[2] > budget_seconds:
             need = (f" (widths {', '.join(map(str, narrowest[0]))} at {narrowest[1]} steps need about "
-                    f"{narrowest[2] / 60:.1f} min against a budget of {budget_seconds / 60:.1f}: --budget "
+                    f"{narrowest[2] / 60:.1f} min against a budget of {budget_seconds / 60:.1f}: "
+                    f"{flag('budget_minutes')} "
                     f"{math.ceil(narrowest[2] / 60 * 1.2)} would fit them)")
-        raise RecipecError(Diagnostic("no ladder of two widths fits the device memory and the budget" + need +
-                                      "; raise --budget, lower --batch, --seq-len or --depth", path="--widths"))
+        raise OptionError("widths", "no ladder of two widths fits the device memory and the budget" + need
+                          + f"; raise {flag('budget_minutes')}, lower {flag('batch')}, {flag('seq_len')} or "
+                          f"{flag('depth')}")
     return best

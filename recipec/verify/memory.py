@@ -39,13 +39,13 @@ def measure(recipe: str, size: str, micro_batch: int, sets: list[str], steps: in
     from recipec.load import load_recipe
     from recipec.transfer import resolve_loaded
     from recipec.verify.model import Decoder
-    from recipec.verify.train import class_hyper, model_config, param_groups
+    from recipec.verify.spec import model_config
+    from recipec.verify.train import class_hyper, param_groups
 
     loaded = load_recipe(recipe, sets=sets)
     resolved = resolve_loaded(loaded, size)
     seq = resolved.shape.seq_len
-    cfg = model_config(resolved, resolved.shape.vocab_size, seq, loaded.recipe.model.norm_eps,
-                       loaded.recipe.model.rope_theta)
+    cfg = model_config(resolved, resolved.shape.vocab_size, seq)
     torch.manual_seed(0)
     before = _rss()
     model = Decoder(cfg)

@@ -8,37 +8,14 @@ logits scaled by the resolved embedding and output multipliers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from recipec.verify.spec import ModelConfig
+
 # Parameter class of every weight, by the module attribute that owns it (see ``parameter_classes``).
 HIDDEN_KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    width: int
-    depth: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-    ffn_hidden: int
-    vocab_size: int
-    seq_len: int
-    tied_embeddings: bool
-    norm: str
-    norm_eps: float
-    qk_norm: bool
-    bias: bool
-    rope_theta: float
-    attn_logit_scale: float
-    residual_multiplier: float
-    embedding_multiplier: float
-    output_multiplier: float
-    init_std: dict  # class -> std: hidden, embedding, output
 
 
 def _norm(kind: str, dim: int, eps: float) -> nn.Module:
@@ -143,7 +120,7 @@ class Decoder(nn.Module):
                 else:
                     p.fill_(1.0)
             else:
-                p.normal_(0.0, std.get(classify(name, p)[1], std[cls]))
+                p.normal_(0.0, std[classify(name, p)[1]])
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         x = self.embed(tokens) * self.cfg.embedding_multiplier

@@ -2,7 +2,11 @@
 
 The step loop keeps everything on the device: the loss is accumulated as a tensor and read back only
 at checkpoints (the one host synchronisation), where σ of every matrix is estimated on the device with
-warm-started block power iteration.
+a warm-started block Krylov estimator (``recipec.verify.sigma``).
+
+Stages of :func:`train_rung`: build the model and optimizer (:func:`build_trainer`), a training step
+(:func:`train_step`), the σ probe (``recipec.verify.probe.SigmaProbe``), the checkpoint (:meth:`_Loop.checkpoint`), the
+report (:func:`_report`).
 """
 
 from __future__ import annotations
@@ -15,15 +19,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from recipec.recipe import PARAM_CLASSES
+from recipec.kinds import PARAM_CLASSES
+from recipec.resolved import adamw_timescale
 from recipec.verify.data import Batches
-from recipec.verify.distributed import Dist, full_matrix, shard
-from recipec.verify.factory import ModelSource, layer_index
-from recipec.verify.model import ModelConfig, classify
+from recipec.verify.distributed import Dist, shard
+from recipec.verify.factory import ModelSource
+from recipec.verify.model import classify
+from recipec.verify.probe import SigmaProbe
 from recipec.verify.report import ClassHyper, RungReport
-from recipec.verify.sigma import top_singular_value
-
-PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "B200": 2250e12}
+from recipec.verify.spec import ModelConfig, model_config
 
 
 @dataclass
@@ -43,22 +47,6 @@ class RunSettings:
     source: ModelSource = None  # the model to train (None: the reference decoder)
     reporter: object = None  # progress events (recipec.verify.progress.Progress); None: a plain bar
     timed_steps: int = 4  # steps after the first whose time re-estimates the rung (reporter.measured)
-
-
-def model_config(resolved, vocab_size: int, seq_len: int, norm_eps: float, rope_theta: float) -> ModelConfig:
-    s, m = resolved.shape, resolved.multipliers
-    std = {cls: resolved.classes[cls].init_std.value for cls in ("hidden", "embedding", "output")}
-    # a matrix kind whose own fan-in ratio gives it another std (the MLP down-projection when the FFN is rounded)
-    std.update({k: resolved.kind_coupled(k).init_std for k in resolved.kinds
-                if resolved.kinds[k].init_std is not None})
-    return ModelConfig(
-        width=s.width, depth=s.depth, heads=s.heads, kv_heads=s.kv_heads, head_dim=s.head_dim,
-        ffn_hidden=s.ffn_hidden, vocab_size=vocab_size, seq_len=seq_len, tied_embeddings=s.tied_embeddings,
-        norm=s.norm, norm_eps=norm_eps, qk_norm=s.qk_norm, bias=s.bias, rope_theta=rope_theta,
-        attn_logit_scale=m.attn_logit_scale.value, residual_multiplier=m.residual_multiplier.value,
-        embedding_multiplier=m.embedding_multiplier.value, output_multiplier=m.output_multiplier.value,
-        init_std=std,
-    )
 
 
 def class_hyper(resolved, compression: float) -> dict[str, ClassHyper]:
@@ -94,13 +82,11 @@ def param_groups(model, hyper: dict[str, ClassHyper], betas, resolved=None) -> l
 
 
 def _device_peak(device: torch.device) -> float | None:
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    for key, peak in PEAK_BF16_FLOPS.items():
-        if key in name:
-            return peak
-    return None
+    """The dense bf16 peak of a GPU in ``recipec.hardware``'s table; None on a CPU or an unknown GPU."""
+    from recipec.hardware import gpu_by_device_name
+
+    gpu = gpu_by_device_name(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+    return None if gpu is None else gpu.peak_bf16_flops
 
 
 def flops_per_token(cfg: ModelConfig) -> float:
@@ -127,19 +113,33 @@ def clip_gradients(params, max_norm: float, dist: Dist | None = None) -> torch.T
     return norm
 
 
-def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Dist | None = None) -> RungReport:
-    """Train one rung; with ``dist`` (under torchrun) data-parallel with FSDP2 over ``dist.world`` ranks,
-    on the same global batch and data order, and with the same σ values, as one process."""
+@dataclass
+class Trainer:
+    """What a rung trains: the model (sharded under ``dist``), its forward (compiled or not), the AdamW
+    optimizer and warm-up schedule, and the kind of every parameter."""
+
+    cfg: ModelConfig
+    hyper: dict[str, ClassHyper]
+    model: torch.nn.Module
+    forward: object
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    kind_of: dict[str, str]
+    params: list  # every parameter (after sharding), for gradient clipping
+    z_loss: float
+    clip: float | None  # the resolved grad_clip (None or 0: no clipping)
+
+
+def build_trainer(rung, settings: RunSettings, device: torch.device, dist: Dist | None = None) -> Trainer:
+    """The model stage: build the rung's model from the same seed on every rank, shard it, group it."""
     resolved = rung.resolved
-    device = torch.device(settings.device)
-    cfg = model_config(resolved, settings.vocab_size, settings.seq_len, recipe.model.norm_eps,
-                       recipe.model.rope_theta)
+    cfg = model_config(resolved, settings.vocab_size, settings.seq_len)
     torch.manual_seed(settings.seed)
     if device.type == "cuda":  # this rung's own peak (the planner's memory estimate is checked against it)
         torch.cuda.reset_peak_memory_stats(device)
     hyper = class_hyper(resolved, settings.compression)
     built = (settings.source or ModelSource()).build(resolved, cfg, hyper, settings.compression, device)
-    model, kind_of = built.module, built.kinds
+    model = built.module
     if dist is not None:
         shard(model, dist)  # every rank built the same init from the same seed; keep its own shards
     forward = torch.compile(model) if settings.compile else model
@@ -147,179 +147,155 @@ def train_rung(rung, settings: RunSettings, corpus, recipe, label: str, dist: Di
     optimizer = torch.optim.AdamW(built.groups, **opt_kwargs)
     warm = max(1, settings.warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
-    batches = Batches(corpus, settings.batch, settings.seq_len, settings.seed)
-    use_bf16 = pin = device.type == "cuda"
-    clip = resolved.optimizer.grad_clip
-    z_loss = resolved.optimizer.z_loss
+    return Trainer(cfg, hyper, model, forward, optimizer, scheduler, built.kinds, list(model.parameters()),
+                   resolved.optimizer.z_loss, resolved.optimizer.grad_clip)
 
-    matrices = [(n, p) for n, p in model.named_parameters() if p.ndim == 2 and n in kind_of]
-    params = list(model.parameters())
-    warm_blocks: dict[str, torch.Tensor] = {}
-    sigma_curve: dict[str, list[tuple[int, float]]] = {}
-    per_layer: dict[str, list[float]] = {}
-    loss_curve: list[tuple[int, float]] = []
-    iterations = unconverged = 0
-    diverged = None
-    first_loss = None
-    loss_sum = torch.zeros((), device=device)
-    loss_count = 0
-    segments: list[tuple[int, float]] = []  # (steps, seconds) between checkpoints, σ measurement excluded
-    last_step = 0
-    checkpoints = set(settings.checkpoints)
-    world = 1 if dist is None else dist.world
-    # Micro batches: equal slices of the global batch whose gradients are summed (scaled by 1/count);
-    # under N processes each rank takes micro_batches/N of them and FSDP averages over ranks.
-    if settings.micro_batches % world or settings.batch % settings.micro_batches:
-        raise ValueError(f"micro_batches {settings.micro_batches} must be a multiple of the {world} processes "
-                         f"and divide the batch {settings.batch}")
-    local_micro = settings.micro_batches // world
+
+def train_step(t: Trainer, rows, settings: RunSettings, device: torch.device, loss_sum: torch.Tensor,
+               dist: Dist | None = None) -> int:
+    """The step stage: one optimizer step on a global batch of token rows; adds each micro batch's loss
+    to ``loss_sum`` (on the device: no host synchronisation) and returns their count. Micro batches are
+    equal slices of the global batch whose gradients are summed (scaled by 1/count); under N processes
+    each rank takes micro_batches/N of them (``recipec.verify.device.batching`` checks they divide) and
+    FSDP averages over ranks."""
+    if dist is not None:
+        rows = dist.local_rows(rows)  # the same global batch as one process, split by rank
+    local_micro = settings.micro_batches // (1 if dist is None else dist.world)
     micro_rows = settings.batch // settings.micro_batches
-    started = time.perf_counter()
+    use_bf16 = device.type == "cuda"
+    z_loss, clip = t.z_loss, t.clip
+    t.optimizer.zero_grad(set_to_none=True)
+    for j in range(local_micro):
+        if dist is not None and local_micro > 1:  # reduce-scatter once, after the last micro batch
+            t.model.set_requires_gradient_sync(j == local_micro - 1)
+        part = rows[j * micro_rows:(j + 1) * micro_rows] if local_micro > 1 else rows
+        batch = torch.from_numpy(part)
+        if use_bf16:  # a pinned source lets the copy overlap the previous step's kernels (no host stall)
+            batch = batch.pin_memory()
+        batch = batch.to(device, non_blocking=True)
+        x, y = batch[:, :-1], batch[:, 1:]
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            logits = t.forward(x)
+        logits = logits.float()
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        total = loss + z_loss * torch.logsumexp(logits, dim=-1).pow(2).mean() if z_loss else loss
+        del logits  # not kept through backward: the loss keeps what it needs (the peak is at the loss)
+        (total / local_micro if local_micro > 1 else total).backward()
+        loss_sum += loss.detach()
+    if clip:
+        clip_gradients(t.params, clip, dist)
+    t.optimizer.step()
+    t.scheduler.step()
+    return local_micro
 
-    def estimates() -> list[tuple[float, int, bool]]:
-        """(σ, iterations, converged) of every matrix, in ``matrices`` order."""
-        if dist is None:
-            out = []
-            for name, p in matrices:
-                res = top_singular_value(p, init=warm_blocks.get(name), seed=settings.seed)
-                warm_blocks[name] = res.block
-                out.append((res.sigma, res.iterations, res.converged))
-            return out
-        # Sharded: gather each whole matrix (a collective on every rank), estimate matrix i on rank
-        # i mod world (which keeps its warm block), then share the results; a sum with zeros is exact.
-        shared = torch.zeros(len(matrices), 3, dtype=torch.float64, device=dist.device)
-        for i, (name, p) in enumerate(matrices):
-            with torch.no_grad():
-                w = full_matrix(p.detach())
-            if i % dist.world == dist.rank:
-                res = top_singular_value(w, init=warm_blocks.get(name), seed=settings.seed)
-                warm_blocks[name] = res.block
-                shared[i, 0], shared[i, 1], shared[i, 2] = res.sigma, res.iterations, float(res.converged)
-            del w
-        rows = dist.all_sum(shared).tolist()
-        return [(s, int(n), bool(c)) for s, n, c in rows]
 
-    def measure(step: int) -> None:
-        nonlocal iterations, unconverged
-        by_kind: dict[str, list[tuple[int | None, float]]] = {}
-        for (name, p), (sigma, its, converged) in zip(matrices, estimates()):
-            iterations += its
-            unconverged += 0 if converged else 1
-            by_kind.setdefault(kind_of[name], []).append((layer_index(name), sigma))
-        for kind, values in by_kind.items():
-            sigmas = [v for _, v in values]
-            sigma_curve.setdefault(kind, []).append((step, sum(sigmas) / len(sigmas)))
-            if kind not in ("embedding", "output"):
-                layers: dict[int, list[float]] = {}
-                for layer, v in values:
-                    layers.setdefault(layer, []).append(v)
-                per_layer[kind] = [sum(v) / len(v) for _, v in sorted(layers.items())]
-            else:
-                per_layer[kind] = sigmas
+class _Loop:
+    """The running record of a rung: losses between checkpoints, the loss curve, divergence, timing."""
 
-    reporter = settings.reporter if settings.progress else None
-    sigma_started = time.perf_counter()
-    measure(0)
-    sigma_seconds = time.perf_counter() - sigma_started  # a cold start: later checkpoints are warm-started
-    sigma_total = sigma_seconds
-    tick = time.perf_counter()
-    timing = (1, min(settings.steps, 1 + settings.timed_steps))  # (after step, until step): step 1 warms up
-    timing_started = reestimate = None
+    def __init__(self, settings: RunSettings, label: str, device: torch.device, dist: Dist | None):
+        self.settings, self.label, self.device, self.dist = settings, label, device, dist
+        self.world = 1 if dist is None else dist.world
+        self.reporter = settings.reporter if settings.progress else None
+        self.loss_sum = torch.zeros((), device=device)
+        self.loss_count = 0
+        self.loss_curve: list[tuple[int, float]] = []
+        self.first_loss: float | None = None
+        self.diverged: str | None = None
+        self.segments: list[tuple[int, float]] = []  # (steps, seconds) between checkpoints, σ excluded
+        self.last_step = 0
+        self.started = self.tick = time.perf_counter()
+        self.timing = (1, min(settings.steps, 1 + settings.timed_steps))  # (after step, until step): 1 warms up
+        self.timing_started: float | None = None
+        self.reestimate: float | None = None
+
+    def time_step(self, step: int, sigma_seconds: float) -> None:
+        """Re-estimate the rung from its first timed steps (step 1 warms up)."""
+        first, last = self.timing
+        if step not in self.timing or last <= first:
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        if step == first:
+            self.timing_started = time.perf_counter()
+        elif self.timing_started is not None:
+            per_step = (time.perf_counter() - self.timing_started) / (last - first)
+            # warm-started σ costs about half the cold one at step 0
+            checkpoints = len(self.settings.checkpoints)
+            self.reestimate = per_step * self.settings.steps + sigma_seconds * (1 + 0.5 * checkpoints)
+            if self.reporter is not None:
+                self.reporter.measured(self.label, per_step, sigma_seconds, self.reestimate)
+
+    def checkpoint(self, step: int, probe: SigmaProbe) -> bool:
+        """The checkpoint stage: the mean loss since the last one (the host synchronisation), divergence,
+        σ, progress. True when the rung diverged and training stops."""
+        if self.dist is not None:  # the global mean: the mean of the ranks' means over equal shares
+            self.dist.all_sum(self.loss_sum)
+        mean_loss = float(self.loss_sum) / (self.loss_count * self.world)
+        self.segments.append((step - self.last_step, time.perf_counter() - self.tick))
+        self.last_step = step
+        self.loss_sum.zero_()
+        self.loss_count = 0
+        self.loss_curve.append((step, mean_loss))
+        if self.first_loss is None:
+            self.first_loss = mean_loss
+        if not math.isfinite(mean_loss):
+            self.diverged = f"loss became {mean_loss} by step {step}"
+        elif step > max(1, self.settings.warmup_steps) and mean_loss > 1.5 * self.first_loss:
+            self.diverged = f"loss rose from {self.first_loss:.3f} to {mean_loss:.3f} by step {step} (diverged)"
+        if self.diverged is None:
+            probe.measure(step)
+            if probe.non_finite():
+                self.diverged = f"a top singular value became non-finite by step {step}"
+        if self.reporter is not None:
+            elapsed = time.perf_counter() - self.started
+            self.reporter.checkpoint(self.label, step, self.settings.steps, mean_loss, elapsed)
+        elif self.settings.progress:
+            _progress(self.label, step, self.settings.steps, mean_loss)
+        self.tick = time.perf_counter()
+        return self.diverged is not None
+
+    def tokens_per_second(self) -> float:
+        timed = self.segments[1:] if len(self.segments) > 1 else self.segments  # the first warms up kernels
+        seconds = sum(t for _, t in timed)
+        return sum(n for n, _ in timed) * self.settings.batch * self.settings.seq_len / seconds if seconds > 0 else 0.0
+
+
+def train_rung(rung, settings: RunSettings, corpus, label: str, dist: Dist | None = None) -> RungReport:
+    """Train one rung; with ``dist`` (under torchrun) data-parallel with FSDP2 over ``dist.world`` ranks,
+    on the same global batch and data order, and with the same σ values, as one process."""
+    device = torch.device(settings.device)
+    t = build_trainer(rung, settings, device, dist)
+    probe = SigmaProbe(t.model, t.kind_of, settings.seed, dist)
+    batches = Batches(corpus, settings.batch, settings.seq_len, settings.seed)
+    loop = _Loop(settings, label, device, dist)
+    sigma_seconds = probe.measure(0)  # a cold start: later checkpoints are warm-started
+    loop.tick = time.perf_counter()
+    checkpoints = set(settings.checkpoints)
     for step in range(1, settings.steps + 1):
-        rows = batches.next()
-        if dist is not None:
-            rows = dist.local_rows(rows)  # the same global batch as one process, split by rank
-        optimizer.zero_grad(set_to_none=True)
-        for j in range(local_micro):
-            if dist is not None and local_micro > 1:  # reduce-scatter once, after the last micro batch
-                model.set_requires_gradient_sync(j == local_micro - 1)
-            part = rows[j * micro_rows:(j + 1) * micro_rows] if local_micro > 1 else rows
-            batch = torch.from_numpy(part)
-            if pin:  # a pinned source lets the copy overlap the previous step's kernels (no host stall)
-                batch = batch.pin_memory()
-            batch = batch.to(device, non_blocking=True)
-            x, y = batch[:, :-1], batch[:, 1:]
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                logits = forward(x)
-            logits = logits.float()
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-            total = loss + z_loss * torch.logsumexp(logits, dim=-1).pow(2).mean() if z_loss else loss
-            del logits  # not kept through backward: the loss keeps what it needs (the peak is at the loss)
-            (total / local_micro if local_micro > 1 else total).backward()
-            loss_sum += loss.detach()
-            loss_count += 1
-        if clip:
-            clip_gradients(params, clip, dist)
-        optimizer.step()
-        scheduler.step()
-        if step in timing and timing[1] > timing[0]:  # re-estimate the rung from its first timed steps
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            if step == timing[0]:
-                timing_started = time.perf_counter()
-            elif timing_started is not None:
-                per_step = (time.perf_counter() - timing_started) / (timing[1] - timing[0])
-                # warm-started σ costs about half the cold one at step 0
-                reestimate = per_step * settings.steps + sigma_seconds * (1 + 0.5 * len(checkpoints))
-                if reporter is not None:
-                    reporter.measured(label, per_step, sigma_seconds, reestimate)
-        if step in checkpoints:
-            if dist is not None:  # the global mean: the mean of the ranks' means over equal shares
-                dist.all_sum(loss_sum)
-            mean_loss = float(loss_sum) / (loss_count * world)  # host sync, checkpoints only; equal shares
-            segments.append((step - last_step, time.perf_counter() - tick))
-            last_step = step
-            loss_sum.zero_()
-            loss_count = 0
-            loss_curve.append((step, mean_loss))
-            if first_loss is None:
-                first_loss = mean_loss
-            if not math.isfinite(mean_loss):
-                diverged = f"loss became {mean_loss} by step {step}"
-            elif step > warm and mean_loss > 1.5 * first_loss:
-                diverged = f"loss rose from {first_loss:.3f} to {mean_loss:.3f} by step {step} (diverged)"
-            if diverged is None:
-                sigma_started = time.perf_counter()
-                measure(step)
-                sigma_total += time.perf_counter() - sigma_started
-                if any(not math.isfinite(c[-1][1]) for c in sigma_curve.values()):
-                    diverged = f"a top singular value became non-finite by step {step}"
-            if reporter is not None:
-                reporter.checkpoint(label, step, settings.steps, mean_loss, time.perf_counter() - started)
-            elif settings.progress:
-                _progress(label, step, settings.steps, mean_loss)
-            if diverged is not None:
-                break
-            tick = time.perf_counter()
-    if settings.progress and reporter is None:
+        loop.loss_count += train_step(t, batches.next(), settings, device, loop.loss_sum, dist)
+        loop.time_step(step, sigma_seconds)
+        if step in checkpoints and loop.checkpoint(step, probe):
+            break
+    if settings.progress and loop.reporter is None:
         sys.stderr.write("\n")
-    timed = segments[1:] if len(segments) > 1 else segments  # the first segment warms up kernels and caches
-    seconds = sum(t for _, t in timed)
-    tps = sum(n for n, _ in timed) * settings.batch * settings.seq_len / seconds if seconds > 0 else 0.0
-    peak = _device_peak(device)
-    flops_tok = flops_per_token(cfg)
-    lr_h, wd_h = hyper["hidden"].lr, hyper["hidden"].weight_decay
+    return _report(rung, settings, t, probe, loop, device)
+
+
+def _report(rung, settings: RunSettings, t: Trainer, probe: SigmaProbe, loop: _Loop, device) -> RungReport:
+    """The rung's report: shape, hyperparameters, curves, timing and throughput."""
+    cfg, tps, peak = t.cfg, loop.tokens_per_second(), _device_peak(device)
+    lr_h, wd_h = t.hyper["hidden"].lr, t.hyper["hidden"].weight_decay
+    multipliers = ("output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale")
     return RungReport(
         width=cfg.width, heads=cfg.heads, head_dim=cfg.head_dim, ffn_hidden=cfg.ffn_hidden,
-        params=sum(p.numel() for p in model.parameters()),
-        hyper=hyper,
-        multipliers={"output_multiplier": cfg.output_multiplier, "embedding_multiplier": cfg.embedding_multiplier,
-                     "residual_multiplier": cfg.residual_multiplier, "attn_logit_scale": cfg.attn_logit_scale},
-        tau_steps=(1 / (lr_h * wd_h)) if wd_h > 0 else None,
-        tau_steps_resolved=rung.tau,
-        steps=settings.steps,
-        final_loss=loss_curve[-1][1] if loss_curve else None,
-        loss_curve=loss_curve,
-        sigma_curve=sigma_curve,
-        sigma_per_layer=per_layer,
-        estimator_iterations=iterations,
-        estimator_unconverged=unconverged,
-        diverged=diverged,
-        seconds=time.perf_counter() - started,
-        sigma_seconds=sigma_total,
-        time_reestimate_seconds=reestimate,
-        tokens_per_second=tps,
-        mfu=(tps * flops_tok / (peak * world)) if peak else None,
+        params=sum(p.numel() for p in t.model.parameters()), hyper=t.hyper,
+        multipliers={m: getattr(cfg, m) for m in multipliers},
+        tau_steps=adamw_timescale(lr_h, wd_h), tau_steps_resolved=rung.tau, steps=settings.steps,
+        final_loss=loop.loss_curve[-1][1] if loop.loss_curve else None, loss_curve=loop.loss_curve,
+        sigma_curve=probe.curve, sigma_per_layer=probe.per_layer, estimator_iterations=probe.iterations,
+        estimator_unconverged=probe.unconverged, diverged=loop.diverged, seconds=time.perf_counter() - loop.started,
+        sigma_seconds=probe.seconds, time_reestimate_seconds=loop.reestimate, tokens_per_second=tps,
+        mfu=(tps * flops_per_token(cfg) / (peak * loop.world)) if peak else None,
         memory_peak_bytes=float(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None,
     )
 

@@ -8,7 +8,7 @@ and every ratio lies within [low, high]. The overall verdict is
 * ``fail``         — a rung diverged (NaN/inf or a loss blow-up), or a judged kind is out of tolerance
                      while every rung is at steady state, or a rung's ratio is outside the band and its
                      trend over the last 40% of the run points further out (it will not come back);
-* ``inconclusive`` — the run is too short for its AdamW timescale (``run.too_short``: never a pass or a
+* ``inconclusive`` — the run is too short for its AdamW timescale (:func:`too_short`: never a pass or a
                      fail, whatever σ does), or no judged kind failed but some had not plateaued at the
                      end of some rung (not at steady state);
 * ``pass``         — every judged kind is within tolerance at steady state.
@@ -17,41 +17,28 @@ and every ratio lies within [low, high]. The overall verdict is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+
+from recipec.verify.report import KindReport, Tolerances
 
 JUDGED_KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out")
 REPORTED_KINDS = ("embedding", "output")
+MIN_TAU_STEPS = 20  # below this compressed AdamW timescale the weights are a memory of a few updates: no steady state
+MIN_TIMESCALES = 3.0  # the slowest rung must see this many timescales for σ to have settled
 
 
-@dataclass(frozen=True)
-class Tolerance:
-    slope: float = 0.1
-    ratio_low: float = 0.8
-    ratio_high: float = 1.25
-    plateau: float = 0.1  # relative drift of σ over the last 40% of a run (linear fit) that still counts as flat
+def line_slope(xs: list[float], ys: list[float]) -> float | None:
+    """The slope of the least-squares line through (xs, ys) (``numpy.polyfit``); None when every x is the same."""
+    import numpy as np
 
-
-@dataclass
-class KindVerdict:
-    kind: str
-    judged: bool
-    sigma: list[float]
-    ratio: list[float]
-    slope: float
-    plateaued: list[bool]
-    verdict: str  # pass | fail | inconclusive | info
-    reasons: list[str] = field(default_factory=list)
-    provisional: str = ""  # for an inconclusive kind: what the tolerances say of the σ measured so far
+    if len(set(xs)) < 2:
+        return None
+    return float(np.polyfit(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), 1)[0])
 
 
 def loglog_slope(widths: list[float], values: list[float]) -> float:
-    xs = [math.log(w) for w in widths]
-    ys = [math.log(v) for v in values]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
-        return 0.0
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    """The slope of log value against log width (0 for a single width)."""
+    slope = line_slope([math.log(w) for w in widths], [math.log(v) for v in values])
+    return 0.0 if slope is None else slope
 
 
 def _late_trend(curve: list[tuple[int, float]]) -> tuple[float, float] | None:
@@ -64,12 +51,10 @@ def _late_trend(curve: list[tuple[int, float]]) -> tuple[float, float] | None:
     if len(window) < 3:
         window = curve[-3:]
     xs, ys = [c[0] for c in window], [c[1] for c in window]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
+    slope = line_slope(xs, ys)
+    if slope is None:
         return None
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
-    return slope * (xs[-1] - xs[0]), my
+    return slope * (xs[-1] - xs[0]), sum(ys) / len(ys)
 
 
 def plateaued(curve: list[tuple[int, float]], tol: float) -> bool:
@@ -83,7 +68,7 @@ def plateaued(curve: list[tuple[int, float]], tol: float) -> bool:
     return abs(change) <= tol * abs(mean)
 
 
-def ratio_not_returning(curve: list[tuple[int, float]], reference: list[tuple[int, float]], tol: Tolerance) -> bool:
+def ratio_not_returning(curve: list[tuple[int, float]], reference: list[tuple[int, float]], tol: Tolerances) -> bool:
     """Is this rung's σ ratio to the reference rung outside [low, high] at the end of the run and its trend
     over the last 40% not pointing back into the band? Such a ratio will not come back by steady state,
     so a kind can fail without waiting for it. Both curves must share their checkpoints."""
@@ -97,7 +82,7 @@ def ratio_not_returning(curve: list[tuple[int, float]], reference: list[tuple[in
 
 
 def judge_kind(kind: str, widths: list[int], sigma: list[float], flat: list[bool], ref_index: int,
-               tol: Tolerance, not_returning: list[bool] | None = None, too_short: str | None = None) -> KindVerdict:
+               tol: Tolerances, not_returning: list[bool] | None = None, too_short: str | None = None) -> KindReport:
     """``not_returning[i]``: rung i's ratio is out of the band and not coming back (``ratio_not_returning``);
     such a rung fails the kind even before steady state. ``too_short``: why the run is too short for its
     timescale — then a judged kind is inconclusive whatever its σ (the provisional verdict says which way
@@ -129,11 +114,13 @@ def judge_kind(kind: str, widths: list[int], sigma: list[float], flat: list[bool
         reasons.append("not at steady state at width " + ", ".join(map(str, not_flat)))
     else:
         verdict = provisional
-    return KindVerdict(kind, judged, sigma, ratio, slope, flat, verdict, reasons,
-                       provisional if verdict == "inconclusive" else "")
+    return KindReport(kind=kind, judged=judged, sigma=sigma, ratio=ratio, slope=slope, plateaued=flat,
+                      verdict=verdict, reasons=reasons, provisional=provisional if verdict == "inconclusive" else "")
 
 
-def overall(kinds: list[KindVerdict], divergences: list[str], too_short: str | None = None) -> tuple[str, list[str]]:
+def overall(kinds: list[KindReport], divergences: list[str], too_short: str | None = None) -> tuple[str, list[str]]:
+    from recipec.verify.options import flag
+
     if divergences:
         return "fail", list(divergences)
     if too_short:  # never pass or fail: say which way the σ so far leans
@@ -151,5 +138,30 @@ def overall(kinds: list[KindVerdict], divergences: list[str], too_short: str | N
         leaning = "fail" if any(k.provisional == "fail" for k in pending) else "pass"
         return "inconclusive", [f"{k.kind}: {'; '.join(k.reasons)}" for k in pending] + \
             [f"provisionally {leaning}: the σ measured so far is {'out of' if leaning == 'fail' else 'within'} "
-             "tolerance; a longer run (--steps) is needed for a verdict"]
+             f"tolerance; a longer run ({flag('steps')}) is needed for a verdict"]
     return "pass", []
+
+
+def too_short(reports, reached: float | None, steps: int) -> str | None:
+    """Why this run is too short for its AdamW timescale to judge σ at steady state, or None.
+
+    Steady state σ ∝ √(η/λ) is the balance of updates and decay averaged over τ = 1/(η·λ) steps; it needs
+    several τ, and a τ of many steps (with τ of a few steps, after strong time compression, the weights
+    are a memory of the last few normalised updates and of the warmup, not a steady state)."""
+    from recipec.verify.ladder import TIMESCALES
+    from recipec.verify.options import flag
+
+    taus = [r.tau_steps for r in reports if r.tau_steps is not None]
+    if not taus:
+        return None
+    tau = max(taus)
+    if tau < MIN_TAU_STEPS:
+        return (f"run too short for its timescale: after the weight-decay compression the slowest rung's AdamW "
+                f"timescale τ = 1/(η·λ) is {tau:.1f} steps, under the {MIN_TAU_STEPS} a steady state needs; "
+                f"run at least {math.ceil(TIMESCALES * MIN_TAU_STEPS)} steps ({flag('steps')}) with "
+                f"{flag('compression')} auto")
+    if reached is not None and reached < MIN_TIMESCALES:
+        return (f"run too short for its timescale: the slowest rung sees {reached:.2f} AdamW timescales of the "
+                f"{MIN_TIMESCALES:g} σ needs to settle (τ = {tau:.0f} steps, {steps} steps); raise "
+                f"{flag('steps')} or {flag('compression')}")
+    return None

@@ -24,7 +24,8 @@ from recipec.load import load_recipe  # noqa: E402
 from recipec.verify import ladder  # noqa: E402
 from recipec.verify.coord_verdict import CoordTolerance, SlopeFit, fit_slope, judge, overall  # noqa: E402
 from recipec.verify.factory import ModelSource, load_factory, parse_kind_map, rung_spec  # noqa: E402
-from recipec.verify.train import class_hyper, model_config  # noqa: E402
+from recipec.verify.spec import model_config  # noqa: E402
+from recipec.verify.train import class_hyper  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
@@ -42,7 +43,7 @@ def _run(*args):
 def test_rung_spec_carries_the_resolved_shape_multipliers_and_init():
     loaded = load_recipe(GPT_RECIPE)
     rung = ladder.plan(loaded, "big", [32, 128], depth=2)[1]
-    cfg = model_config(rung.resolved, 256, 32, 1e-5, 10000.0)
+    cfg = model_config(rung.resolved, 256, 32)
     spec = rung_spec(rung.resolved, cfg)
     assert (spec.width, spec.heads, spec.head_dim, spec.depth) == (128, 2, 64, 2)  # heads kept: head_dim grows
     assert spec.width_mult == 4 and spec.proxy_width == 32 and spec.proxy_head_dim == 16
@@ -55,7 +56,7 @@ def test_rung_spec_carries_the_resolved_shape_multipliers_and_init():
 def test_user_model_groups_are_recipec_torch_per_kind_groups_with_the_compression():
     loaded = load_recipe(GPT_RECIPE)
     rung = ladder.plan(loaded, "big", [64], depth=2)[0]
-    cfg = model_config(rung.resolved, 256, 32, 1e-5, 10000.0)
+    cfg = model_config(rung.resolved, 256, 32)
     source = ModelSource(load_factory(f"{MODELS / 'gpt.py'}:build"), "gpt")
     built = source.build(rung.resolved, cfg, class_hyper(rung.resolved, 3.0), 3.0, "cpu")
     groups = {g["name"]: g for g in built.groups}
@@ -79,7 +80,12 @@ def test_user_model_groups_are_recipec_torch_per_kind_groups_with_the_compressio
     ("no_such_module_xyz:build", "--model: importing no_such_module_xyz failed: ModuleNotFoundError"),
 ])
 def test_factory_errors_are_located(spec, fragment):
-    with pytest.raises(RecipecError) as e:
+    from recipec.verify.options import OptionError, flag_names
+
+    with pytest.raises(OptionError) as e:  # the library names the option's field ...
+        load_factory(spec)
+    assert e.value.field == "model"
+    with pytest.raises(RecipecError) as e, flag_names():  # ... the command line its flag
         load_factory(spec)
     assert fragment in e.value.diagnostics[0].format()
 
@@ -229,9 +235,10 @@ def test_a_plan_beyond_the_budget_is_refused_before_training():
 
 
 def test_over_budget_message_names_the_command_that_fits():
-    from recipec.verify.run import VerifyOptions, _command_with, _over_budget
+    from recipec.verify.budget import command_with, over_budget
+    from recipec.verify.options import VerifyOptions
 
-    assert _command_with(["recipec", "verify", "r.yaml", "--widths", "1,2,3", "-q"], "--widths", "1,2") == \
+    assert command_with(["recipec", "verify", "r.yaml", "--widths", "1,2,3", "-q"], "--widths", "1,2") == \
         "recipec verify r.yaml -q --widths 1,2"
     loaded = load_recipe(TINY)
     opts = VerifyOptions(size="big", steps=200, command=["recipec", "verify", "r.yaml", "--size", "big"])
@@ -242,7 +249,7 @@ def test_over_budget_message_names_the_command_that_fits():
 
     costs = [cost(r, 200) for r in rungs]
     budget = sum(c.seconds for c in costs[:3]) * 1.01
-    text = _over_budget(loaded, opts, [32, 64, 128, 256], costs, cost, 2, budget, None)
+    text = over_budget(loaded, opts, [32, 64, 128, 256], costs, cost, 2, budget, None)
     assert "(the CPU default; --budget MINUTES allows more)" in text
     assert text.endswith("recipec verify r.yaml --size big --widths 32,64,128")
 

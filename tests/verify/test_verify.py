@@ -22,9 +22,11 @@ from recipec.verify import ladder  # noqa: E402
 from recipec.verify.data import Batches, builtin_corpus, token_file  # noqa: E402
 from recipec.verify.model import Decoder, classify  # noqa: E402
 from recipec.verify.sigma import top_singular_value  # noqa: E402
-from recipec.verify.train import class_hyper, model_config, param_groups  # noqa: E402
+from recipec.verify.report import DEFAULT_TOLERANCES  # noqa: E402
+from recipec.verify.spec import model_config  # noqa: E402
+from recipec.verify.train import class_hyper, param_groups  # noqa: E402
 from recipec.verify.verdict import (  # noqa: E402
-    Tolerance, judge_kind, loglog_slope, overall, plateaued, ratio_not_returning,
+    judge_kind, loglog_slope, overall, plateaued, ratio_not_returning,
 )
 from tests.conftest import ROOT  # noqa: E402
 
@@ -76,7 +78,7 @@ def test_each_rung_optimizer_groups_equal_the_resolved_values():
         assert {k: v.value for k, v in direct.values().items()} == {k: v.value for k, v in rung.resolved.values().items()}
         m = rung.width / 32
         hyper = class_hyper(rung.resolved, compression=3.0)
-        cfg = model_config(rung.resolved, 256, 64, 1e-5, 10000.0)
+        cfg = model_config(rung.resolved, 256, 64)
         model = Decoder(cfg)
         groups = {g["name"]: g for g in param_groups(model, hyper, (0.9, 0.95))}
         h = groups["hidden"]
@@ -95,7 +97,7 @@ def test_each_rung_optimizer_groups_equal_the_resolved_values():
 def test_every_parameter_has_exactly_one_class():
     loaded = load_recipe(TINY)
     rung = ladder.plan(loaded, "big", [32, 64], depth=2)[1]
-    model = Decoder(model_config(rung.resolved, 256, 64, 1e-5, 10000.0))
+    model = Decoder(model_config(rung.resolved, 256, 64))
     hyper = class_hyper(rung.resolved, 1.0)
     grouped = sum(len(g["params"]) for g in param_groups(model, hyper, (0.9, 0.95)))
     assert grouped == len(list(model.parameters()))
@@ -132,7 +134,7 @@ def test_slope_of_power_law():
 
 def test_verdict_pass_fail_inconclusive():
     widths = [64, 128, 256, 512]
-    tol = Tolerance()
+    tol = DEFAULT_TOLERANCES
     flat = judge_kind("q", widths, [1.0, 1.02, 0.98, 1.01], [True] * 4, 0, tol)
     assert flat.verdict == "pass" and flat.ratio[0] == 1.0
     drift = judge_kind("q", widths, [1.0, 1.41, 2.0, 2.83], [True] * 4, 0, tol)
@@ -160,7 +162,7 @@ def test_verdict_pass_fail_inconclusive():
 
 def test_a_ratio_out_of_band_and_moving_away_fails_before_steady_state():
     widths = [64, 128, 256, 512]
-    tol = Tolerance()
+    tol = DEFAULT_TOLERANCES
     steps = range(0, 101, 10)
     ref = [(s, 1.0 + s / 200) for s in steps]  # still rising at the end: not at steady state
     away = [(s, (1.0 + s / 200) * (1.5 + s / 100)) for s in steps]  # ratio 1.5 → 2.5, rising
@@ -367,15 +369,19 @@ def test_calibrate_end_to_end_writes_a_valid_rule_set(tmp_path):
     summary = json.loads((tmp_path / "calibration.json").read_text())
     before = json.loads((tmp_path / "before" / "verify.json").read_text())
     after = json.loads((tmp_path / "after" / "verify.json").read_text())
-    assert before["verdict"] in ("pass", "fail")  # at steady state: a verdict, so a fit
+    # at steady state: a verdict, so a fit. Fixed seeds on CPU torch: σ slopes +0.14 to +0.35 on q, k, mlp_in and
+    # mlp_out (tolerance ±0.1), far from the band's edge whatever the thread count
+    assert before["verdict"] == "fail", result.output
     assert summary["fitted_exponent"] == pytest.approx(0.5 + 2 * summary["mean_slope"], rel=1e-12)
     assert before["rulesets"] == ["fan2025"] and after["rulesets"] == ["fan2025-calibrated"]
     assert after["steps"] == before["steps"]
-    confirmed = after["verdict"] == "pass"
-    assert summary["confirmed"] is confirmed and result.exit_code == (0 if confirmed else 1), result.output
-    rules = tmp_path / ("fan2025-calibrated.yaml" if confirmed else "fan2025-calibrated.unconfirmed.yaml")
+    # the fitted exponent (0.81) flattens q and mlp_in but tips v, o and mlp_out to slopes near -0.19: the
+    # confirming two-rung ladder fails, so the rule set stays UNCONFIRMED and verify exits 1
+    assert after["verdict"] == "fail", result.output
+    assert summary["confirmed"] is False and result.exit_code == 1, result.output
+    rules = tmp_path / "fan2025-calibrated.unconfirmed.yaml"
     assert [p.name for p in tmp_path.glob("*.yaml")] == [rules.name]
-    assert rules.read_text().startswith("# UNCONFIRMED") is not confirmed
+    assert rules.read_text().startswith("# UNCONFIRMED")
     schema = json.loads((ROOT / "schemas" / "ruleset.schema.json").read_text())
     jsonschema.validate(YAML(typ="safe", pure=True).load(rules.read_text()), schema)
     rs = load_ruleset(str(rules))
@@ -383,7 +389,7 @@ def test_calibrate_end_to_end_writes_a_valid_rule_set(tmp_path):
     assert hidden_wd == [pytest.approx(summary["fitted_exponent"], abs=1e-4)]
     assert "recipec verify --calibrate" in rs.spec.source.citation
     assert "before:" in result.output and "after (confirming run" in result.output
-    assert ("confirmed: the ladder with it passes" if confirmed else "UNCONFIRMED") in result.output
+    assert "UNCONFIRMED: the confirming ladder was fail, not pass" in result.output
 
 
 # --------------------------------------------------------------------------- ladder planning
@@ -397,7 +403,7 @@ def test_rung_cost_counts_weights_grads_adam_and_activations():
     loaded = load_recipe(TINY)
     rung = ladder.plan(loaded, "big", [64], depth=2)[0]
     cost = ladder.rung_cost(rung, 256, 8, 64, 100, on_gpu=False, peak_flops=None)
-    model = Decoder(model_config(rung.resolved, 256, 64, 1e-5, 10000.0))
+    model = Decoder(model_config(rung.resolved, 256, 64))
     assert cost.params == sum(p.numel() for p in model.parameters())
     assert cost.memory_bytes > 16 * cost.params
     gpu = ladder.rung_cost(rung, 256, 8, 64, 100, on_gpu=True, peak_flops=989e12)
