@@ -271,3 +271,21 @@ def test_muon_example_coord_check(tmp_path):
     assert coord["verdict"] == "inconclusive" and result.exit_code == 1, result.output
     assert all(kinds[k]["verdict"] == "pass" for k in ("q", "k", "v", "o", "mlp_in", "mlp_out"))
     assert kinds["output"]["verdict"] == "inconclusive"
+
+
+def test_a_user_model_gets_muon_groups_for_the_muon_kinds():
+    from recipec.verify.factory import ModelSource, load_factory
+
+    rung = _rung(MUON, 64, [s for s in MUON_TINY if s != "--set"])
+    r = rung.resolved
+    cfg = model_config(r, 256, 16)
+    source = ModelSource(load_factory(str(ROOT / "examples" / "models" / "gpt.py") + ":build"), "gpt")
+    built = source.build(r, cfg, class_hyper(r, 2.0), 2.0, torch.device("cpu"))
+    groups = {g["name"]: g for g in built.groups}
+    expected = kind_hyper(r, 2.0)
+    for name, g in groups.items():
+        h = expected[name]
+        assert g["optimizer"] == h.optimizer and g["lr"] == pytest.approx(h.lr)
+        assert g["weight_decay"] == pytest.approx(h.weight_decay)
+    assert {n for n, g in groups.items() if g["optimizer"] == "muon"} == {"q", "o", "mlp_in", "mlp_out"}  # fused qkv: q
+    assert [type(o).__name__ for o in Optimizers(built.groups, torch.device("cpu")).parts] == ["AdamW", "Muon"]
