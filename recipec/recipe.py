@@ -78,7 +78,8 @@ class MoE(_Model):
                           "ratio to width unless it sets its own.")
     shared_experts: Annotated[int, Strict(), Field(ge=0, le=64)] = Field(
         0, description="Always-active experts per block (DeepSeekMoE), each of expert_ffn_hidden.")
-    router_score: Literal["softmax", "sigmoid"] = Field("softmax", description="Router score function.")
+    router_score: Literal["softmax", "sigmoid"] = Field(
+        "softmax", description="Router score function; the top-k gate weights are renormalised to sum to 1.")
     aux_loss_coeff: Annotated[float, Strict(), Field(ge=0, le=1e3), AfterValidator(_zero_or_normal)] = Field(
         0.01, description="Load-balancing auxiliary loss coefficient (0 disables).")
 
