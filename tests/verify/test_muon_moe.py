@@ -72,8 +72,7 @@ def _by_hand(moe, x):
     scores = moe.router(flat).float()
     scores = scores.softmax(-1) if c.router_score == "softmax" else scores.sigmoid()
     w, idx = scores.topk(c.top_k, dim=-1)
-    if c.router_score == "sigmoid":
-        w = w / w.sum(-1, keepdim=True)
+    w = w / w.sum(-1, keepdim=True)  # top-k gates renormalised (softmax and sigmoid), as every target renders it
     gate = torch.zeros_like(scores).scatter(1, idx, w)
     out = sum(gate[:, e:e + 1] * expert(flat) for e, expert in enumerate(moe.experts))
     out = out + moe.shared_experts(flat)
