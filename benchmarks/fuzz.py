@@ -57,7 +57,7 @@ TARGETS = ("torchtitan", "megatron", "hf", "neutral")
 LAUNCHERS = ("torchrun", "slurm", "k8s")
 FORMATS = ("text", "json", "sarif", "github")
 BUILTIN_RULES = ("fan2025", "mup-adamw", "mup-megatron", "completep", "adam-sqrt-batch", "sgd-linear-batch",
-                 "adamw-timescale", "deepseek-2024", "step-law-2025")
+                 "adamw-timescale", "deepseek-2024", "step-law-2025", "muon-spectral", "mup-moe")
 SLOW_S = 10.0
 
 LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): ")

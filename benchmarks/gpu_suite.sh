@@ -6,6 +6,11 @@
 #   bash benchmarks/gpu_suite.sh part3 OUTDIR   # ladder 256→4096 at 4 layers with the defaults, alone on the GPU, timed
 #   bash benchmarks/gpu_suite.sh part4 OUTDIR   # issue 13: coord check on examples/models (128→1024), 256→1024 ladder
 #                                               # on examples/models/gpt.py and on the reference model (not run yet)
+#   bash benchmarks/gpu_suite.sh part5 OUTDIR   # issue 15: 256→1024 ladder with Muon (torch.optim.Muon) on
+#                                               # examples/muon-proxy.yaml, its coord check, and the MoE example's
+#                                               # coord check and ladder (not run yet)
+#   TINY=1 bash benchmarks/gpu_suite.sh part5 OUTDIR   # the same steps at tiny CPU settings (no GPU needed):
+#                                               # checks the script end to end; its numbers mean nothing
 #
 # Every step runs under its own time limit and logs to OUTDIR/<step>.log (progress included); the verify
 # reports are packed into OUTDIR/reports.tar.gz. Part 2 runs its three ladders side by side on the one GPU
@@ -40,7 +45,12 @@ pack() {
 }
 trap pack EXIT
 
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader
+tiny=${TINY:-0}
+if [ "$tiny" = 1 ]; then
+    echo "TINY=1: tiny CPU settings, no GPU"
+else
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader
+fi
 $py -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__)"
 
 case $part in
@@ -81,6 +91,45 @@ part4)
         --model "$models/gpt.py:build" --out "$work/ladder-gpt"
     step ladder-reference 200 "$py" -m recipec verify "$models/gpt-recipe.yaml" --size xl --widths 256,512,1024 \
         --depth 4 --out "$work/ladder-reference"
+    ;;
+part5)
+    # issue 15: the acceptance's GPU part — the σ ladder 256→1024 with Muon on the Muon example (Muon trains the
+    # attention and MLP matrices, AdamW the rest), its coord check, and the MoE example's coord check and ladder.
+    # Exit status 0 pass, 1 fail or inconclusive, 2 an error; only 2 stops the part.
+    muon=examples/muon-proxy.yaml
+    moe=examples/moe-proxy.yaml
+    if [ "$tiny" = 1 ]; then  # CPU: head_dim 16 (kv_heads 8 keeps 2 query heads per kv head) so widths start at 32
+        small=(--device cpu --set model.head_dim=16 --set model.kv_heads=8)
+        # shellcheck disable=SC2054  # the commas are the --widths value
+        mladder=(--widths 32,64 --depth 1 --steps 12 --batch 2 --seq-len 16 --checkpoints 3 "${small[@]}")
+        # shellcheck disable=SC2054
+        mcoord=(--widths 32,64,96,128 --depth 1 --coord-steps 3 --coord-seeds 2 --batch 2 --seq-len 16 "${small[@]}")
+        # shellcheck disable=SC2054
+        eladder=(--widths 64,128 --depth 1 --steps 12 --batch 2 --seq-len 16 --checkpoints 3 --device cpu)
+        # shellcheck disable=SC2054
+        ecoord=(--widths 64,128,192,256 --depth 1 --coord-steps 3 --coord-seeds 2 --batch 2 --seq-len 16 --device cpu)
+        limit=600
+    else
+        # shellcheck disable=SC2054
+        mladder=(--widths 256,512,1024 --depth 4)
+        # shellcheck disable=SC2054
+        mcoord=(--widths 256,512,768,1024 --depth 2)
+        # shellcheck disable=SC2054
+        eladder=(--widths 256,512,1024 --depth 4)
+        # shellcheck disable=SC2054
+        ecoord=(--widths 256,512,768,1024 --depth 2)
+        limit=420
+    fi
+    step muon-coord 180 "$py" -m recipec verify "$muon" --size wide --coord-check "${mcoord[@]}" \
+        --out "$work/muon-coord" --quiet
+    [ $? -le 1 ] || exit 1
+    step muon-ladder "$limit" "$py" -m recipec verify "$muon" --size wide "${mladder[@]}" --out "$work/muon-ladder"
+    [ $? -le 1 ] || exit 1
+    step moe-coord 180 "$py" -m recipec verify "$moe" --size wide --coord-check "${ecoord[@]}" \
+        --out "$work/moe-coord" --quiet
+    [ $? -le 1 ] || exit 1
+    step moe-ladder "$limit" "$py" -m recipec verify "$moe" --size wide "${eladder[@]}" --out "$work/moe-ladder"
+    [ $? -le 1 ] || exit 1
     ;;
 *)
     echo "unknown part $part" >&2

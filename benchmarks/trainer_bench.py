@@ -51,7 +51,7 @@ def bench(args, width: int, compiled: bool) -> None:
                            vocab_size=corpus.vocab_size, progress=False,
                            compile=compiled)
     report = train_rung(rung, settings, corpus, "bench")
-    cfg = model_config(rung.resolved, corpus.vocab_size, args.seq_len)
+    cfg = model_config(rung.resolved, corpus.vocab_size, args.seq_len, rung.moe)
     name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     print(f"device {name}; width {width}, depth {args.depth}, {report.params:,} params; "
           f"batch {args.batch} × {args.seq_len}; {'torch.compile' if compiled else 'eager'}")

@@ -474,16 +474,22 @@ def _checks(code: str | None, docs: bool) -> None:
 @click.option("--kernels", type=click.Choice(["fused", "eager"]), default="fused", show_default=True,
               help="Which activations autograd keeps: fused (GPU frameworks: fused RMSNorm, flash attention) or "
                    "eager (PyTorch's composite RMSNorm, as on a CPU).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_user_errors
-def estimate_cmd(recipe, size, sets, gpus, gpu, mfu, sharding, micro_batch, kernels) -> None:
+def estimate_cmd(recipe, size, sets, gpus, gpu, mfu, sharding, micro_batch, kernels, fmt) -> None:
     """Parameters, training FLOPs, memory per GPU and wall time of a launch. Exit 1 when a GPU would run out
     of memory even with activation checkpointing."""
-    from recipec.estimate import GPUS, estimate, text
+    import json
+
+    from recipec.estimate import GPUS, estimate, text, to_json
 
     _, resolved = _load_and_resolve(recipe, size, sets)
     gpu = gpu or (resolved.cluster.gpu.lower() if resolved.cluster.gpu.lower() in GPUS else "h100")
     result = estimate(resolved, gpus or resolved.cluster.world_size, gpu=gpu, mfu=mfu, sharding=sharding,
                       micro_batch=micro_batch, kernels=kernels)
-    click.echo(text(result, resolved.recipe_name), nl=False)
+    if fmt == "json":
+        click.echo(json.dumps(to_json(result, resolved.recipe_name), indent=2))
+    else:
+        click.echo(text(result, resolved.recipe_name), nl=False)
     budget = result.gpu.memory_gib * 2**30
     sys.exit(EXIT_FINDINGS if result.memory.total_checkpointed > budget else EXIT_OK)

@@ -28,7 +28,26 @@ Memory per GPU under the recipe's parallelism (tensor t, pipeline p, context c, 
   log-probabilities).
 
 ``benchmarks/estimate_memory.py`` and ``tests/test_estimate_memory.py`` check the total against the
-measured peak of real training steps on a CPU.
+measured peak of real training steps on a CPU (dense AdamW models).
+
+Muon and mixtures of experts (our own estimates: no measurement or document backs these figures):
+
+* optimizer states: AdamW/Adam keeps two fp32 moments (8 bytes a parameter), Muon one fp32 momentum
+  buffer (4 bytes) for the kinds it trains (torch.optim.Muon's ``momentum_buffer``);
+* expert parallelism ``e`` (``cluster.expert_parallel``): the routed experts of a block are split over
+  ``e`` GPUs of a pipeline stage, not over tensor parallel (torchtitan's layout: EP borrows ranks from data
+  and tensor parallel, ``dp_shard·cp·tp = efsdp·ep``), and their weights, gradients and optimizer states
+  are sharded over the expert-data-parallel group of (GPUs / p) / e ranks; everything else (attention,
+  shared experts, router, embeddings) is sharded as a dense model's. ``e`` must divide the experts and
+  the GPUs of a stage, as recipec's resolver requires;
+* activations of a MoE block per token: k·(2h + 4f_e) for the k routed copies (the dispatched input, the
+  SwiGLU gate, up, activation and product, the expert output kept for the weighted combine), 4·f_s for
+  the shared experts, 2E for the router's logits and probabilities, in place of a dense MLP's 4f;
+* all-to-all volume per GPU and step (token-choice routing with balanced load, no token dropped):
+  dispatch and combine each send T·k·h·b·(e−1)/e bytes off the GPU, forward and backward, so
+  4·T·k·h·b·(e−1)/e per MoE layer and micro batch, T = micro_batch·seq_len/(c·t) tokens on the GPU,
+  b bytes an element; times the MoE layers of a stage and the accumulation steps. Activation
+  recompute adds another forward pair; imbalance raises the busiest GPU's share.
 """
 
 from __future__ import annotations
@@ -77,6 +96,32 @@ class Memory:
 
 
 @dataclass(frozen=True)
+class MoEEstimate:
+    """A mixture of experts under expert parallelism (module docstring: our own estimate)."""
+
+    num_experts: int
+    top_k: int
+    expert_parallel: int
+    expert_data_parallel: int  # (GPUs / pipeline) / expert_parallel: what the experts' states are sharded over
+    experts_per_gpu: int  # routed experts of one block on one GPU
+    expert_params: int  # routed experts, every block (all of them, not the active ones)
+    active_params: int  # parameters one token uses
+    tokens_per_micro_batch: float  # T, on one GPU
+    moe_layers_per_gpu: float  # MoE layers of one pipeline stage
+    micro_batches: float  # per step on one GPU (the accumulation steps)
+    all_to_all_layer_bytes: float  # 4·T·k·h·b·(e−1)/e: one MoE layer, one micro batch, forward + backward
+    all_to_all_step_bytes: float  # per step per GPU
+
+    FORMULA = ("all_to_all_bytes_per_step_per_gpu = 4 * T * top_k * width * bytes * (EP - 1) / EP "
+               "* moe_layers_per_gpu * micro_batches; T = micro_batch * seq_len / (context_parallel * "
+               "tensor_parallel); dispatch + combine, forward + backward, balanced routing (our estimate)")
+    MEMORY_FORMULA = ("routed experts' weights, gradients and optimizer states per GPU = bytes * expert_params / "
+                      "(EP * pipeline_parallel) / expert_data_parallel (fsdp; zero1: the optimizer states and fp32 "
+                      "master only); expert_data_parallel = GPUs / pipeline_parallel / EP; the rest as a dense "
+                      "model; optimizer states 8 bytes a parameter for AdamW, 4 for Muon (our estimate)")
+
+
+@dataclass(frozen=True)
 class Estimate:
     size: str
     gpus: int
@@ -98,6 +143,8 @@ class Estimate:
     memory: Memory  # bytes per GPU
     kernels: str  # "fused" or "eager": which activations autograd keeps (module docstring)
     warnings: tuple[str, ...]
+    muon_params: int = 0  # parameters Muon trains (one momentum buffer each instead of Adam's two moments)
+    moe: MoEEstimate | None = None  # mixture of experts: expert parallelism and the all-to-all estimate
 
 
 def bytes_per_element(precision: str) -> int:
@@ -115,14 +162,41 @@ def _norm_keeps(shape, kernels: str) -> int:
     return 3 if kernels == "eager" and shape.norm == "rmsnorm" else 2
 
 
+def mlp_activation_elements(shape) -> float:
+    """Elements one block's MLP keeps per token: a dense SwiGLU's 4f, or a MoE block's k·(2h + 4f_e) + 4f_s
+    + 2E (module docstring; the MoE figure is our estimate)."""
+    if not getattr(shape, "num_experts", 0):
+        return 4 * shape.ffn_hidden
+    h, fe, k = shape.width, shape.expert_ffn_hidden, shape.top_k
+    return k * (2 * h + 4 * fe) + 4 * shape.shared_experts * fe + 2 * shape.num_experts
+
+
 def layer_activation_elements(shape, tokens: float, kernels: str = "fused") -> float:
     """Elements one transformer layer keeps for backward, for ``tokens`` tokens (see the module docstring)."""
-    h, q, kv, f = shape.width, shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim, shape.ffn_hidden
+    h, q, kv = shape.width, shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim
     keeps = _norm_keeps(shape, kernels)
     attention = 2 * q + 2 * kv + (q if kernels == "eager" else 0)  # q, k, v, output (+ its copy)
     qk_norm = (keeps - 1) * (q + kv) if shape.qk_norm else 0  # its output is rotated, not kept
-    per_token = 2 * keeps * h + attention + qk_norm + 4 * f
+    per_token = 2 * keeps * h + attention + qk_norm + mlp_activation_elements(shape)
     return per_token * tokens
+
+
+def kind_params(kind: str, shape) -> int:
+    """Parameters of one matrix kind over the whole model (``recipec.kinds``): fan-in × fan-out of one matrix,
+    times the matrices of that kind (gate and up; every routed expert; every block)."""
+    from recipec.kinds import fans
+
+    f = fans(kind, shape)
+    if kind in ("embedding", "output"):
+        return f.fan_in * f.fan_out
+    per_block = {"mlp_in": 2, "shared_in": 2, "expert_in": 2 * shape.num_experts,
+                 "expert_out": shape.num_experts}.get(kind, 1)
+    return f.fan_in * f.fan_out * per_block * shape.depth
+
+
+def expert_params(shape) -> int:
+    """The routed experts' parameters, every block (0 for a dense model)."""
+    return kind_params("expert_in", shape) + kind_params("expert_out", shape) if shape.moe else 0
 
 
 def final_norm_elements(shape, tokens: float, kernels: str = "fused") -> float:
@@ -151,22 +225,38 @@ def estimate(resolved: Resolved, gpus: int, gpu: str = "h100", mfu: float = 0.4,
     n = d.total_params
     mixed = resolved.precision != "fp32"
     half = bytes_per_element(resolved.precision)
+    ep = resolved.cluster.expert_parallel
+    if s.moe and (s.num_experts % ep or (gpus // p) % ep):
+        raise RecipecError(Diagnostic(
+            f"expert_parallel {ep} must divide the {s.num_experts} experts and the {gpus // p} GPUs of a pipeline "
+            f"stage", path="--gpus"))
+    edp = (gpus // p) // ep  # expert data parallel (= dp for a dense model)
 
-    # ---- parameters, gradients, optimizer states
-    per_rank = n / (t * p)
-    states_div = dp if sharding in ("fsdp", "zero1") else 1
-    master = 4 * per_rank  # fp32 weights (the master copy under mixed precision)
+    # ---- parameters, gradients, optimizer states: dense part over t·p (sharded over dp), routed experts over
+    # ep·p (sharded over the expert-data-parallel group)
+    n_exp = expert_params(s)
+    muon_kinds = set(resolved.muon.kinds) if resolved.muon is not None else set()
+    muon_exp = sum(kind_params(k, s) for k in muon_kinds if k in ("expert_in", "expert_out"))
+    muon_dense = sum(kind_params(k, s) for k in muon_kinds if k not in ("expert_in", "expert_out"))
+    dense_rank, exp_rank = (n - n_exp) / (t * p), n_exp / (ep * p)
+    per_rank = dense_rank + exp_rank
+    shard = sharding in ("fsdp", "zero1")
+    dense_div, exp_div = (dp, edp) if shard else (1, 1)
+    master = 4 * dense_rank / dense_div + 4 * exp_rank / exp_div  # fp32 weights, sharded where they are
     if sharding == "fsdp":
-        layer_params = (d.params_by_class["hidden"] + d.params_by_class["vector"]) / max(1, s.depth) / t
-        weights = master / dp + (2 * half * layer_params if mixed else 0)  # + gathered bf16 layers in flight
-        gradients = 4 * per_rank / dp
+        hidden_dense = d.params_by_class["hidden"] - n_exp
+        layer_params = (hidden_dense + d.params_by_class["vector"]) / max(1, s.depth) / t + n_exp / max(1, s.depth) / ep
+        weights = master + (2 * half * layer_params if mixed else 0)  # + gathered bf16 layers in flight
+        gradients = master
     elif sharding == "zero1":
-        weights = master / dp + (half * per_rank if mixed else 0)
+        weights = master + (half * per_rank if mixed else 0)
         gradients = (4 if not mixed else half) * per_rank
     else:
         weights = master + (half * per_rank if mixed else 0)
         gradients = 4 * per_rank
-    optimizer = 8 * per_rank / states_div  # AdamW first and second moments in fp32
+    # AdamW: first and second moments in fp32 (8 bytes); Muon: one fp32 momentum buffer (4 bytes)
+    optimizer = (8 * (n - n_exp - muon_dense) + 4 * muon_dense) / (t * p) / dense_div + \
+        (8 * (n_exp - muon_exp) + 4 * muon_exp) / (ep * p) / exp_div
 
     # ---- activations (first pipeline stage) and logits (last stage)
     mb = micro_batch or resolved.batch.micro_batch
@@ -184,10 +274,15 @@ def estimate(resolved: Resolved, gpus: int, gpu: str = "h100", mfu: float = 0.4,
     # PyTorch's default); Megatron keeps one contiguous buffer. A fused AdamW steps in place; the multi-tensor
     # (foreach) one, PyTorch's default on a CPU, steps one parameter group at a time (recipec's groups are the
     # parameter classes) with one float32 temporary (√v) of the group: the largest group sets the peak.
-    largest_group = max(d.params_by_class.values()) / (t * p)
+    # (torch.optim.Muon has no foreach path: it steps one matrix at a time, so its kinds add no group temporary)
+    from recipec.kinds import KIND_CLASS
+
+    adam_groups = {c: v - sum(kind_params(k, s) for k in muon_kinds if KIND_CLASS[k] == c)
+                   for c, v in d.params_by_class.items()}
+    largest_group = max(adam_groups.values()) / (t * p)
     memory = Memory(weights=weights, gradients=gradients, optimizer=optimizer, activations=activations,
                     activations_checkpointed=checkpointed, logits=logits,
-                    optimizer_step=4 * largest_group / states_div if kernels == "eager" else 0.0,
+                    optimizer_step=4 * largest_group / (dp if shard else 1) if kernels == "eager" else 0.0,
                     persistent_gradients=sharding == "zero1")
     wall = d.training_flops / (gpus * spec.peak_bf16_tflops * 1e12 * mfu)
     warnings = []
@@ -206,11 +301,22 @@ def estimate(resolved: Resolved, gpus: int, gpu: str = "h100", mfu: float = 0.4,
                         f"batch {mb} × data parallel {dp}")
     grad_accum = resolved.batch.global_sequences // (mb * dp) if resolved.batch.global_sequences % (mb * dp) == 0 \
         else None
+    moe = None
+    if s.moe:
+        micro_batches = resolved.batch.global_sequences / (mb * dp)
+        tokens_gpu = mb * s.seq_len / (cp * t)
+        layer_bytes = 4 * tokens_gpu * s.top_k * s.width * half * (ep - 1) / ep
+        moe = MoEEstimate(num_experts=s.num_experts, top_k=s.top_k, expert_parallel=ep, expert_data_parallel=edp,
+                          experts_per_gpu=s.num_experts // ep, expert_params=n_exp, active_params=s.active_params(),
+                          tokens_per_micro_batch=tokens_gpu, moe_layers_per_gpu=layers_per_stage,
+                          micro_batches=micro_batches, all_to_all_layer_bytes=layer_bytes,
+                          all_to_all_step_bytes=layer_bytes * layers_per_stage * micro_batches)
     return Estimate(size=resolved.size, gpus=gpus, gpu=spec, tensor_parallel=t, pipeline_parallel=p,
                     context_parallel=cp, data_parallel=dp, sharding=sharding, micro_batch=mb, grad_accum=grad_accum,
                     total_params=n, non_embedding_params=d.non_embedding_params, training_flops=d.training_flops,
                     tokens=d.tokens, tokens_per_param=d.tokens_per_param, mfu=mfu, wall_seconds=wall,
-                    memory=memory, kernels=kernels, warnings=tuple(warnings))
+                    memory=memory, kernels=kernels, warnings=tuple(warnings), muon_params=muon_dense + muon_exp,
+                    moe=moe)
 
 
 def _duration(seconds: float) -> str:
@@ -231,13 +337,17 @@ def text(e: Estimate, recipe_name: str) -> str:
         f"{recipe_name} → {e.size} on {e.gpus} × {e.gpu.name}: tensor {e.tensor_parallel} × pipeline "
         f"{e.pipeline_parallel} × context {e.context_parallel} × data {e.data_parallel}; sharding {e.sharding}; "
         f"micro batch {e.micro_batch}, accumulation {accum}",
-        f"parameters        {e.total_params:,} ({e.non_embedding_params:,} non-embedding)",
+        f"parameters        {e.total_params:,} ({e.non_embedding_params:,} non-embedding)" + (
+            f"; {e.moe.active_params:,} active per token (top-{e.moe.top_k} of {e.moe.num_experts} experts)"
+            if e.moe is not None else ""),
         f"training          {e.tokens:,} tokens, {e.tokens_per_param:.3g} tokens/param, {e.training_flops:.3e} FLOPs",
         f"wall time         {_duration(e.wall_seconds)} at {e.mfu:.0%} MFU ({e.gpu.peak_bf16_tflops:g} TFLOP/s bf16 peak)",
         "memory per GPU    (GiB)",
         f"  weights           {m.weights / g:9.2f}",
         f"  gradients         {m.gradients / g:9.2f}",
-        f"  optimizer states  {m.optimizer / g:9.2f}",
+        f"  optimizer states  {m.optimizer / g:9.2f}" + (
+            f"   (Muon: one fp32 momentum for {e.muon_params:,} parameters; AdamW: two fp32 moments for the rest)"
+            if e.muon_params else ""),
         f"  activations       {m.activations / g:9.2f}   (full checkpointing: {m.activations_checkpointed / g:.2f}; "
         f"{e.kernels} kernels)",
         f"  output logits     {m.logits / g:9.2f}",
@@ -249,5 +359,54 @@ def text(e: Estimate, recipe_name: str) -> str:
         f"{e.gpu.memory_gib:g}, at the {m.peak_at}; gradients "
         + ("held through backward" if m.persistent_gradients else "freed between steps"),
     ]
+    if e.moe is not None:
+        x = e.moe
+        lines += [
+            f"experts           expert parallel {x.expert_parallel} × expert data parallel {x.expert_data_parallel}: "
+            f"{x.experts_per_gpu} of {x.num_experts} routed experts per block on a GPU; their weights, gradients "
+            f"and optimizer states sharded over {x.expert_data_parallel} (estimate)",
+            f"all-to-all        {x.all_to_all_step_bytes / g:.3f} GiB per GPU per step (estimate: 4·T·k·h·b·(EP−1)/EP "
+            f"= {x.all_to_all_layer_bytes / 2**20:,.1f} MiB per MoE layer and micro batch, T = {x.tokens_per_micro_batch:,.0f} "
+            f"tokens, × {x.moe_layers_per_gpu:g} layers × {x.micro_batches:g} micro batches; dispatch + combine, "
+            f"forward + backward, balanced routing)",
+        ]
     lines += [f"warning: {w}" for w in e.warnings]
     return "\n".join(lines) + "\n"
+
+
+def to_json(e: Estimate, recipe_name: str) -> dict:
+    """The estimate as JSON (``recipec estimate --format json``): bytes, counts, and the MoE figures with the
+    formula they come from, marked as an estimate."""
+    m = e.memory
+    out = {
+        "recipe": recipe_name, "size": e.size, "gpus": e.gpus, "gpu": e.gpu.name,
+        "parallel": {"tensor": e.tensor_parallel, "pipeline": e.pipeline_parallel, "context": e.context_parallel,
+                     "data": e.data_parallel, "sharding": e.sharding},
+        "micro_batch": e.micro_batch, "grad_accum": e.grad_accum,
+        "params": {"total": e.total_params, "non_embedding": e.non_embedding_params, "muon": e.muon_params},
+        "training": {"tokens": e.tokens, "tokens_per_param": e.tokens_per_param, "flops": e.training_flops,
+                     "mfu": e.mfu, "wall_seconds": e.wall_seconds},
+        "memory_bytes_per_gpu": {
+            "weights": m.weights, "gradients": m.gradients, "optimizer": m.optimizer, "activations": m.activations,
+            "activations_checkpointed": m.activations_checkpointed, "logits": m.logits,
+            "optimizer_step": m.optimizer_step, "peak": m.total, "peak_checkpointed": m.total_checkpointed,
+            "peak_at": m.peak_at, "kernels": e.kernels,
+        },
+        "warnings": list(e.warnings),
+    }
+    if e.moe is not None:
+        x = e.moe
+        out["params"]["active_per_token"] = x.active_params
+        out["params"]["routed_experts"] = x.expert_params
+        out["moe"] = {
+            "estimate": True,
+            "num_experts": x.num_experts, "top_k": x.top_k, "expert_parallel": x.expert_parallel,
+            "expert_data_parallel": x.expert_data_parallel, "experts_per_gpu": x.experts_per_gpu,
+            "tokens_per_micro_batch": x.tokens_per_micro_batch, "moe_layers_per_gpu": x.moe_layers_per_gpu,
+            "micro_batches": x.micro_batches,
+            "all_to_all_bytes_per_layer_micro_batch": x.all_to_all_layer_bytes,
+            "all_to_all_bytes_per_step_per_gpu": x.all_to_all_step_bytes,
+            "formula": MoEEstimate.FORMULA,
+            "memory_formula": MoEEstimate.MEMORY_FORMULA,
+        }
+    return out

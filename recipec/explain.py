@@ -82,6 +82,11 @@ def explain_text(resolved: Resolved, only: tuple[str, ...] = ()) -> str:
         lines.append("")
         lines.append(f"shape: width {sh.width}, depth {sh.depth}, heads {sh.heads} × {sh.head_dim} "
                      f"(kv {sh.kv_heads}), ffn {sh.ffn_hidden}, vocab {sh.vocab_size}, seq {sh.seq_len}")
+        if sh.moe:
+            lines.append(f"experts: {sh.num_experts} routed (top-{sh.top_k}) + {sh.shared_experts} shared per block, "
+                         f"expert ffn {sh.expert_ffn_hidden}; {human(d.active_params or 0)} of "
+                         f"{human(d.total_params)} parameters active per token; expert parallel "
+                         f"{r.cluster.expert_parallel}")
         lines.append(f"params: {human(d.total_params)} total, {human(d.non_embedding_params)} non-embedding "
                      f"(hidden {human(d.params_by_class['hidden'])}, embedding {human(d.params_by_class['embedding'])}, "
                      f"output {human(d.params_by_class['output'])}, vector {human(d.params_by_class['vector'])})")
@@ -92,11 +97,24 @@ def explain_text(resolved: Resolved, only: tuple[str, ...] = ()) -> str:
                      f"{b.grad_accum if b.grad_accum is not None else '(does not divide)'}")
         lines.append(f"schedule: {s.total_steps:,} steps, warmup {s.warmup_steps:,}, {s.decay} decay over "
                      f"{s.decay_steps:,}, min LR ratio {s.min_lr_ratio:g}")
+        q = r.kinds.get("q")
+        if q is not None and q.optimizer == "muon" and q.lr is not None and q.weight_decay is not None:
+            from recipec.resolved import adamw_timescale, convert_weight_decay
+
+            lam = convert_weight_decay(q.weight_decay.value, q.lr.value, r.muon.wd_convention, "coupled")
+            tau = adamw_timescale(q.lr.value, lam)
+            lines.append(f"Muon timescale (q): τ = 1/(η·λ) = {tau:,.0f} steps = {tau / s.total_steps:.3g} of the run"
+                         if tau is not None else "Muon timescale (q): no weight decay")
         if d.adamw_timescale_steps is not None:
             lines.append(f"AdamW timescale (hidden): τ = 1/(η·λ) = {d.adamw_timescale_steps:,.0f} steps = "
                          f"{d.adamw_timescale_fraction:.3g} of the run")
         else:
             lines.append("AdamW timescale (hidden): no weight decay")
+        if r.muon is not None:
+            m = r.muon
+            lines.append(f"muon: {', '.join(m.kinds) or 'no kind present'}; adjust_lr {m.adjust_lr} (applied by "
+                         f"the optimizer), momentum {m.momentum:g}{' nesterov' if m.nesterov else ''}, "
+                         f"{m.ns_steps} Newton–Schulz steps; the rest: {r.optimizer.name}")
     for w in r.warnings:
         lines.append(w.format())
     return "\n".join(lines) + "\n"

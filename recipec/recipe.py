@@ -66,6 +66,30 @@ def _exactly_one(obj: BaseModel, names: tuple[str, ...], what: str) -> None:
 # --------------------------------------------------------------------------- model
 
 
+class MoE(_Model):
+    """Mixture of experts: every block's MLP is ``num_experts`` SwiGLU experts of hidden size
+    ``expert_ffn_hidden``; a linear router (width → num_experts) sends each token to ``top_k`` of them,
+    and ``shared_experts`` experts of the same size see every token."""
+
+    num_experts: Annotated[int, Strict(), Field(ge=2, le=MAX_SHAPE)] = Field(description="Routed experts per block.")
+    top_k: PositiveInt = Field(description="Experts each token is routed to (at most num_experts).")
+    expert_ffn_hidden: PositiveInt | None = Field(
+        None, description="Hidden size of one expert's MLP; default: the model's MLP hidden size. A size keeps its "
+                          "ratio to width unless it sets its own.")
+    shared_experts: Annotated[int, Strict(), Field(ge=0, le=64)] = Field(
+        0, description="Always-active experts per block (DeepSeekMoE), each of expert_ffn_hidden.")
+    router_score: Literal["softmax", "sigmoid"] = Field(
+        "softmax", description="Router score function; the top-k gate weights are renormalised to sum to 1.")
+    aux_loss_coeff: Annotated[float, Strict(), Field(ge=0, le=1e3), AfterValidator(_zero_or_normal)] = Field(
+        0.01, description="Load-balancing auxiliary loss coefficient (0 disables).")
+
+    @model_validator(mode="after")
+    def _check(self) -> "MoE":
+        if self.top_k > self.num_experts:
+            raise ValueError(f"top_k {self.top_k} is more than num_experts {self.num_experts}")
+        return self
+
+
 class ModelShape(_Model):
     """A LLaMA-style decoder: pre-norm, RoPE, SwiGLU MLP, optional GQA and qk-norm."""
 
@@ -89,6 +113,7 @@ class ModelShape(_Model):
     qk_norm: Flag = False
     bias: Flag = Field(False, description="Biases in the linear layers.")
     rope_theta: PositiveFloat = 10000.0
+    moe: MoE | None = Field(None, description="Mixture-of-experts MLPs (absent: every block has a dense SwiGLU MLP).")
 
     @model_validator(mode="after")
     def _check(self) -> "ModelShape":
@@ -100,6 +125,8 @@ class ModelShape(_Model):
             raise ValueError("give only one of 'ffn_hidden' or 'ffn_multiplier' (got both)")
         if self.ffn_hidden is None and self.ffn_multiplier is None:
             raise ValueError("give one of 'ffn_hidden' or 'ffn_multiplier'")
+        if self.moe is not None and self.bias:
+            raise ValueError("'bias' with 'moe' is not supported: the experts and router have no biases here")
         return self
 
 
@@ -121,9 +148,48 @@ class PerClassHyper(_Model):
     vector: HyperOverride | None = None
 
 
-KindName = Literal["q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output", "norm", "qk_norm", "final_norm",
-                   "bias"]
-MatrixKindName = Literal["q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output"]
+KindName = Literal["q", "k", "v", "o", "mlp_in", "mlp_out", "expert_in", "expert_out", "shared_in", "shared_out",
+                   "embedding", "output", "router", "norm", "qk_norm", "final_norm", "bias"]
+MatrixKindName = Literal["q", "k", "v", "o", "mlp_in", "mlp_out", "expert_in", "expert_out", "shared_in", "shared_out",
+                         "embedding", "output", "router"]
+# Kinds Muon may train: matrices (Muon orthogonalizes 2-D updates; a norm gain or a bias has none).
+MuonKindName = MatrixKindName
+MUON_DEFAULT_KINDS: tuple[str, ...] = ("q", "k", "v", "o", "mlp_in", "mlp_out", "expert_in", "expert_out",
+                                       "shared_in", "shared_out")
+
+
+class Muon(_Model):
+    """Muon (momentum orthogonalized by Newton–Schulz) for the matrix kinds in ``kinds``; every other
+    parameter trains with the main optimizer (AdamW/Adam) and its own settings.
+
+    ``adjust_lr`` is torch.optim.Muon's ``adjust_lr_fn``: ``original`` (Keller Jordan) scales each update
+    by √max(1, fan_out/fan_in); ``match_rms_adamw`` (Moonlight) by 0.2·√max(fan_out, fan_in), so the
+    update's RMS is about 0.2·lr, as AdamW's."""
+
+    lr: PositiveFloat = Field(description="Muon learning rate at the proxy (before the optimizer's shape factor).")
+    weight_decay: NonNegFloat = Field(0.0, description="Muon's own weight decay (separate from the main optimizer's).")
+    wd_convention: Literal["coupled", "independent"] | None = Field(
+        None, description="coupled: w -= lr*wd*w (torch.optim.Muon); independent: w -= wd*w. Required when "
+                          "weight_decay > 0.")
+    momentum: UnitFloat = 0.95
+    nesterov: Flag = True
+    ns_steps: Annotated[int, Strict(), Field(ge=1, le=100)] = Field(5, description="Newton–Schulz iterations.")
+    eps: PositiveFloat = Field(1e-7, description="Newton–Schulz normalization epsilon.")
+    adjust_lr: Literal["original", "match_rms_adamw"] = Field(
+        "original", description="The optimizer's per-matrix LR factor (torch.optim.Muon adjust_lr_fn).")
+    kinds: tuple[MuonKindName, ...] = Field(
+        MUON_DEFAULT_KINDS, min_length=1, max_length=32,
+        description="The kinds Muon trains (default: every hidden matrix; embedding, output and router are "
+                    "allowed but lint warns).")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Muon":
+        if self.weight_decay > 0 and self.wd_convention is None:
+            raise ValueError("muon: weight decay is set but 'wd_convention' is missing: say 'coupled' "
+                             "(torch.optim.Muon, lr*wd) or 'independent'")
+        if len(set(self.kinds)) != len(self.kinds):
+            raise ValueError("muon.kinds: a kind is listed twice")
+        return self
 
 
 class Optimizer(_Model):
@@ -142,20 +208,28 @@ class Optimizer(_Model):
     per_class: PerClassHyper = Field(default_factory=PerClassHyper, description="Proxy overrides per parameter class.")
     per_kind: dict[KindName, HyperOverride] = Field(
         default_factory=dict, description="Proxy overrides per parameter kind (recipec.kinds: q, k, v, o, mlp_in, mlp_out, "
-                                          "embedding, output, norm, qk_norm, final_norm, bias); they win over per_class.")
+                                          "expert_in, expert_out, shared_in, shared_out, embedding, output, router, "
+                                          "norm, qk_norm, final_norm, bias); they win over per_class and over muon.")
+    muon: Muon | None = Field(None, description="Train matrix kinds with Muon; the rest with this optimizer.")
 
     @model_validator(mode="after")
     def _check(self) -> "Optimizer":
+        muon_kinds = set(self.muon.kinds) if self.muon is not None else set()
         uses_wd = self.weight_decay > 0 or any(
             c is not None and (c.weight_decay or 0) > 0
             for c in (self.per_class.hidden, self.per_class.embedding, self.per_class.output, self.per_class.vector,
-                      *self.per_kind.values())
+                      *(v for k, v in self.per_kind.items() if k not in muon_kinds))
         )
+        if self.muon is not None and self.muon.wd_convention is None and any(
+                (v.weight_decay or 0) > 0 for k, v in self.per_kind.items() if k in muon_kinds):
+            raise ValueError("per_kind sets weight decay on a Muon kind but 'muon.wd_convention' is missing")
         if uses_wd and self.wd_convention is None:
             raise ValueError(
                 "weight decay is set but 'wd_convention' is missing: say 'coupled' (torch AdamW, lr*wd) "
                 "or 'independent'"
             )
+        if self.muon is not None and self.name == "sgd":
+            raise ValueError("muon trains the matrices and 'name' the rest: use adamw or adam for the rest, not sgd")
         return self
 
 
@@ -241,6 +315,8 @@ class Cluster(_Model):
     tensor_parallel: PositiveInt = 1
     pipeline_parallel: PositiveInt = 1
     context_parallel: PositiveInt = 1
+    expert_parallel: PositiveInt = Field(1, description="Expert-parallel size (mixture of experts): the experts of a "
+                                                       "block are split over this many GPUs.")
     gpu: str = Field("h100", max_length=64, description="GPU type (informational).")
 
 
@@ -269,6 +345,9 @@ class SizeModel(_Model):
     ffn_hidden: PositiveInt | None = None
     ffn_multiplier: Annotated[float, Strict(), Field(ge=MIN_REAL, le=1024)] | None = None
     seq_len: PositiveInt | None = None
+    num_experts: Annotated[int, Strict(), Field(ge=2, le=MAX_SHAPE)] | None = None
+    top_k: PositiveInt | None = None
+    expert_ffn_hidden: PositiveInt | None = None
 
 
 class SizeBatch(_Model):
@@ -300,6 +379,7 @@ class SizeCluster(_Model):
     tensor_parallel: PositiveInt | None = None
     pipeline_parallel: PositiveInt | None = None
     context_parallel: PositiveInt | None = None
+    expert_parallel: PositiveInt | None = None
     gpu: str | None = Field(None, max_length=64)
 
 

@@ -52,7 +52,7 @@ class Step(_Frozen):
     ruleset: str | None = None  # rule-set name
     file: str | None = None  # rule-set file or recipe file
     axis: str | None = None
-    dim: Literal["fan_in", "fan_out"] | None = None  # a width rule on the kind's own fan ratio (None: width m)
+    dim: Literal["fan_in", "fan_out", "spectral"] | None = None  # a width rule on the kind's own fan ratio (None: width m)
     ratio: float | None = None
     exponent: float | None = None
     factor: float | None = None  # what the value was multiplied by
@@ -86,6 +86,7 @@ class KindHParams(_Frozen):
     cls: str
     fan_in_ratio: float
     fan_out_ratio: float
+    optimizer: Literal["muon"] | None = None  # "muon" when Muon trains this kind (then lr and weight_decay are set)
     lr: Value | None = None
     weight_decay: Value | None = None
     eps: Value | None = None
@@ -97,6 +98,28 @@ class Multipliers(_Frozen):
     embedding_multiplier: Value
     residual_multiplier: Value
     attn_logit_scale: Value
+    # A mixture of experts' router is readout-like: its forward multiplier is 1 at the proxy and follows the
+    # readout's (output_multiplier's) width rules; no framework has one, so renderers lower it into the router.
+    router_multiplier: Value | None = None
+
+
+class MuonInfo(_Frozen):
+    """The Muon settings that do not transfer (the per-kind LR and weight decay are in ``kinds``)."""
+
+    kinds: tuple[str, ...]  # the kinds present in the model that Muon trains
+    wd_convention: Literal["coupled", "independent"]
+    momentum: float
+    nesterov: bool
+    ns_steps: int
+    eps: float
+    adjust_lr: Literal["original", "match_rms_adamw"]
+
+
+class MoeInfo(_Frozen):
+    """The MoE settings that are not shape (the expert counts and widths are in ``shape``)."""
+
+    router_score: Literal["softmax", "sigmoid"]
+    aux_loss_coeff: float  # the load-balancing auxiliary loss coefficient (0: none)
 
 
 class ShapeInfo(Shape):
@@ -148,6 +171,7 @@ class ClusterInfo(_Frozen):
     tensor_parallel: int
     pipeline_parallel: int
     context_parallel: int
+    expert_parallel: int = 1
     gpu: str
 
     @property
@@ -166,6 +190,7 @@ class Derived(_Frozen):
     adamw_timescale_steps: float | None  # τ = 1/(η·λ) with coupled λ, hidden class; None without WD
     adamw_timescale_fraction: float | None  # τ / total steps
     recommended_batch_tokens: Value | None = None  # from an absolute scaling law, when a rule set has one
+    active_params: int | None = None  # mixture of experts: the parameters one token uses (top-k experts)
 
 
 class Override(_Frozen):
@@ -195,6 +220,8 @@ class Resolved(_Frozen):
     cluster: ClusterInfo
     precision: str
     derived: Derived
+    muon: MuonInfo | None = None  # set when the recipe trains matrix kinds with Muon
+    moe: MoeInfo | None = None  # set when the recipe has model.moe
     # What resolving found questionable but not wrong, as coded diagnostics (lint reports the same ones under
     # their code). In resolved.json each is {message, path, location {file, line, column}, severity, code, hint,
     # extra}.
@@ -205,9 +232,12 @@ class Resolved(_Frozen):
         out: dict[str, Value] = {}
         for cls in PARAM_CLASSES:
             hp = self.classes[cls]
+            # a class whose every kind Muon trains has no parameter on the main optimizer's lr / wd / eps
+            muon_only = all(k.optimizer == "muon" for k in self.kinds.values() if k.cls == cls) and \
+                any(k.cls == cls for k in self.kinds.values())
             for name in ("lr", "weight_decay", "eps", "init_std"):
                 v = getattr(hp, name)
-                if v is not None:
+                if v is not None and not (muon_only and name != "init_std"):
                     out[f"{cls}.{name}"] = v
         for kind, k in self.kinds.items():  # a kind's own value, where its fan ratios or rules make it differ
             for name in ("lr", "weight_decay", "eps", "init_std"):
@@ -215,7 +245,8 @@ class Resolved(_Frozen):
                 if v is not None:
                     out[f"{kind}.{name}"] = v
         for name in Multipliers.model_fields:
-            out[name] = getattr(self.multipliers, name)
+            if getattr(self.multipliers, name) is not None:
+                out[name] = getattr(self.multipliers, name)
         if self.derived.recommended_batch_tokens is not None:
             out["recommended_batch_tokens"] = self.derived.recommended_batch_tokens
         return out
@@ -227,7 +258,7 @@ class Resolved(_Frozen):
 
     def kind_coupled(self, kind: str) -> CoupledClass:
         """LR, coupled WD, eps and init std of one parameter kind (``recipec.kinds``): its class's numbers
-        unless the kind's own fan-in / fan-out ratios resolved it differently."""
+        unless the kind's own fan-in / fan-out ratios (or Muon) resolved it differently."""
         from recipec.kinds import KIND_CLASS
 
         base = self.coupled(KIND_CLASS[kind])
@@ -236,7 +267,9 @@ class Resolved(_Frozen):
             return base
         lr = k.lr.value if k.lr is not None else base.lr
         wd_value = k.weight_decay.value if k.weight_decay is not None else self.classes[k.cls].weight_decay.value
-        wd = convert_weight_decay(wd_value, lr, self.optimizer.wd_convention, "coupled")
+        convention = self.muon.wd_convention if k.optimizer == "muon" and self.muon is not None \
+            else self.optimizer.wd_convention  # a Muon kind's decay is in Muon's own convention
+        wd = convert_weight_decay(wd_value, lr, convention, "coupled")
         return CoupledClass(lr=lr, weight_decay=wd, eps=k.eps.value if k.eps is not None else base.eps,
                             init_std=k.init_std.value if k.init_std is not None else base.init_std)
 

@@ -6,15 +6,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
-EXAMPLES = {"llama-proxy": "8b", "completep-depth": "wide-deep"}  # example -> the size rendered
+EXAMPLES = {"llama-proxy": "8b", "completep-depth": "wide-deep", "moe-proxy": "xl"}  # example -> the size rendered
 TARGETS = ("torchtitan", "megatron", "hf", "neutral")
+# example -> the targets its golden files cover, where not all of TARGETS (each target adds its own)
+TARGETS_OF = {"moe-proxy": ("torchtitan",)}
 LAUNCHERS = ("torchrun", "slurm", "k8s")
 CASES = [(ex, size, launcher) for ex, size in EXAMPLES.items() for launcher in LAUNCHERS]
 
 
-def render_case(example: str, size: str, launcher: str | None, targets=TARGETS, path: Path | None = None,
+def targets_of(example: str) -> tuple[str, ...]:
+    return TARGETS_OF.get(example, TARGETS)
+
+
+def render_case(example: str, size: str, launcher: str | None, targets=None, path: Path | None = None,
                 display: str | None = None):
-    """Render like ``recipec compile examples/<example>.yaml --size … --target … --launcher …``."""
+    """Render like ``recipec compile examples/<example>.yaml --size … --target … --launcher …`` (default: the
+    example's golden targets)."""
+    targets = targets_of(example) if targets is None else targets
     from recipec.cli import resolved_json
     from recipec.load import load_recipe
     from recipec.render import RenderedFile, render

@@ -29,8 +29,10 @@ def test_every_kind_has_a_class_and_fans():
     s = resolve_shape(r.model)
     for k in KINDS:
         assert KIND_CLASS[k] in ("hidden", "embedding", "output", "vector")
+    for k in present(s):  # the MoE kinds (experts, router) have no fans in a dense model
         f = fans(k, s)
         assert f.fan_in > 0 and f.fan_out > 0
+    assert not set(present(s)) & {"expert_in", "expert_out", "shared_in", "shared_out", "router"}
     assert fans("mlp_out", s) == (896, 256) and fans("mlp_in", s) == (256, 896)
     assert fans("k", s) == (256, 2 * 128)
     assert "output" in present(s) and "bias" not in present(s) and "qk_norm" in present(s)

@@ -17,7 +17,7 @@ import re
 import pytest
 import yaml
 from click.testing import CliRunner
-from golden_cases import CASES, ROOT, case_dir
+from golden_cases import CASES, ROOT, case_dir, targets_of
 
 from recipec.cli import main
 
@@ -181,7 +181,7 @@ spec:
 @pytest.mark.parametrize("example,size,launcher", [c for c in CASES if c[2] == "k8s"])
 def test_golden_pytorchjobs_are_accepted(example, size, launcher):
     jobs = _jobs(case_dir(example, size, launcher))
-    assert set(jobs) == {"pytorchjob_torchtitan.yaml", "pytorchjob_megatron.yaml", "pytorchjob_hf.yaml"}
+    assert set(jobs) == {f"pytorchjob_{t}.yaml" for t in targets_of(example) if t != "neutral"}
     for name, job in jobs.items():
         assert check(job) == [], name
 

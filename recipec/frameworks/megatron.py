@@ -32,6 +32,21 @@ Parameter names (``GPTModel.named_parameters()``, local and Transformer Engine l
   of its norm, as in ``recipec.torch``.
 - ``.bias`` of the four linears with ``add_bias_linear`` (no ``--disable-bias-linear``): kind ``bias``.
 
+Mixture of experts (``--num-experts``; every layer an MoE layer, ``--moe-layer-freq 1``): the block's ``mlp`` is a
+``MoELayer`` (core/transformer/moe/moe_layer.py:259, 326, 338) with
+
+- ``mlp.router.weight`` ``(num_experts, hidden)``: the router (TopKRouter, core/transformer/moe/router.py:61-63;
+  created in fp32, initialised with ``config.init_method``, then cast to ``params_dtype``, router.py:74-80);
+- ``mlp.experts.local_experts.K.linear_fc1.weight`` ``(2·moe_ffn, hidden)`` (gate and up under ``--swiglu``)
+  and ``.linear_fc2.weight`` ``(hidden, moe_ffn)``: one ``MLP`` per local expert K (SequentialMLP,
+  core/transformer/moe/experts.py:1286-1302). The local backend always builds SequentialMLP
+  (core/models/backends.py:133-142), and so does Transformer Engine without ``--moe-grouped-gemm``
+  (core/extensions/transformer_engine_spec_provider.py:75-105);
+- with Transformer Engine and ``--moe-grouped-gemm``: TEGroupedMLP, ``mlp.experts.linear_fc1.weight{i}`` /
+  ``linear_fc2.weight{i}``, one 2-D parameter per local expert i (experts.py:182; transformer_engine.py:460);
+- ``mlp.shared_experts.linear_fc1.weight`` ``(2·S·fe, hidden)`` / ``linear_fc2.weight``: the shared experts as
+  one MLP of ``--moe-shared-expert-intermediate-size`` (core/transformer/moe/shared_experts.py).
+
 How megatron-core marks parameters (what the kinds do NOT use): ``is_embedding_or_output_parameter`` on the
 word embeddings and on the readout (language_module.py:224, 230); under ``--use-mup``
 ``is_embedding_parameter`` on every embedding parameter AND on the untied readout (language_module.py:238,
@@ -56,6 +71,13 @@ KIND_RULES: tuple[tuple[str, str], ...] = (
     (r"(^|\.)self_attention\.linear_proj\.weight$", "o"),
     (r"(^|\.)mlp\.linear_fc1\.weight$", "mlp_in"),
     (r"(^|\.)mlp\.linear_fc2\.weight$", "mlp_out"),
+    (r"(^|\.)mlp\.router\.weight$", "router"),
+    (r"(^|\.)mlp\.experts\.local_experts\.\d+\.linear_fc1\.weight$", "expert_in"),
+    (r"(^|\.)mlp\.experts\.local_experts\.\d+\.linear_fc2\.weight$", "expert_out"),
+    (r"(^|\.)mlp\.experts\.linear_fc1\.weight\d+$", "expert_in"),
+    (r"(^|\.)mlp\.experts\.linear_fc2\.weight\d+$", "expert_out"),
+    (r"(^|\.)mlp\.shared_experts\.linear_fc1\.weight$", "shared_in"),
+    (r"(^|\.)mlp\.shared_experts\.linear_fc2\.weight$", "shared_out"),
     (r"(^|\.)self_attention\.[qk]_layernorm\.(weight|bias)$", "qk_norm"),
     (r"(^|\.)decoder\.final_layernorm\.(weight|bias)$", "final_norm"),
     (r"(^|\.)(input_layernorm|pre_mlp_layernorm)\.(weight|bias)$", "norm"),
@@ -64,20 +86,30 @@ KIND_RULES: tuple[tuple[str, str], ...] = (
 )
 # The one tensor holding several kinds: its rows, per query group, in this order (attention.py:1828-1890).
 QKV_FUSED = ("q", "k", "v")
-# The residual-branch outputs (recipec.kinds.BRANCH_OUT: o and mlp_out, where the residual multiplier is
-# lowered) are linear_proj and linear_fc2, added to the residual stream by the block's bias-dropout-add
+# The residual-branch outputs (recipec.kinds.BRANCH_OUT: o, mlp_out, expert_out, shared_out, where the residual
+# multiplier is lowered) are linear_proj and the linear_fc2 of the MLP, of each expert and of the shared experts
+# (an MoE layer's output is the routed experts' prob-weighted sum plus the shared experts', moe_layer.py), added
+# to the residual stream by the block's bias-dropout-add
 # (core/fusions/fused_bias_dropout.py:11-58).
 # The matrices megatron_pretrain.py re-initialises after megatron-core has built the model (the embedding
 # keeps megatron-core's own init, given by --embedding-init-method-std: a tied embedding is synchronised
 # across pipeline stages inside GPTModel.__init__, language_module.py:305-308).
-REINIT = ("q", "k", "v", "o", "mlp_in", "mlp_out", "output")
+REINIT = ("q", "k", "v", "o", "mlp_in", "mlp_out", "expert_in", "expert_out", "shared_in", "shared_out", "output",
+          "router")
+
+# Re-initialised per rank: the router is the whole tensor on every tensor-parallel rank (TopKRouter's weight is not
+# partitioned, router.py:61-63); the routed experts are sharded over the expert-tensor-parallel group and each
+# expert-parallel rank holds other experts under the same local names (experts.py:1286-1302).
+TP_REPLICATED = ("router",)
+EXPERT_PARALLEL = ("expert_in", "expert_out")
 
 _RULES = tuple((re.compile(p), k) for p, k in KIND_RULES)
 
 
 def kind_of(name: str, *, tied: bool = False) -> str:
     """The kind of a megatron-core GPTModel parameter; ``tied``: the parameter is a tied copy of the embedding
-    (``shared_embedding``). Raises ``ValueError`` for a name no rule knows (learned position embeddings, MoE, MTP)."""
+    (``shared_embedding``). Raises ``ValueError`` for a name no rule knows (learned position embeddings, MTP, a 3-D
+    ``--moe-single-grouped-weight``)."""
     for rx, kind in _RULES:
         if rx.search(name):
             return "embedding" if kind == "output" and tied else kind

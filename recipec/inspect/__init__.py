@@ -105,7 +105,9 @@ def report_text(report: Report) -> str:
     table = [header]
     for r in report.rows:
         by = {c.what: c for c in r.checks}
-        cells = [r.row.name, r.row.kind + ("+" + "+".join(r.row.fused) if r.row.fused else "")]
+        cells = [r.row.name, r.row.kind + ("+" + "+".join(r.row.fused) if r.row.fused else "")
+                 + (f" ({r.row.optimizer})" if r.row.optimizer == "muon" or by.get("optimizer") and not by["optimizer"].ok
+                    else "")]
         for what in ("lr", "weight_decay", "eps", "init_std"):
             c = by.get(what)
             if c is None:
@@ -138,6 +140,7 @@ def report_json(report: Report) -> dict:
     for r in report.rows:
         rows.append({
             "name": r.row.name, "kind": r.row.kind, "fused": list(r.row.fused), "shape": list(r.row.shape),
+            "optimizer": r.row.optimizer,
             "lowered_multiplier": r.lowered, "native_multiplier": r.row.multiplier,
             "checks": {c.what: {"got": c.got, "want": c.want, "ok": c.ok, **({"note": c.note} if c.note else {})}
                        for c in r.checks},

@@ -1,9 +1,14 @@
 """What each parameter should get, beside what the framework gave it; the differences.
 
 The expected numbers come from ``resolved.json`` (re-validated into a ``Resolved``): a parameter of
-kind k gets ``resolved.kind_coupled(k)``. Where the framework cannot apply a forward multiplier c
+kind k gets ``recipec.frameworks.optimizers.kind_values(resolved, k)`` from the optimizer that trains
+k (``optimizer_of``: "muon" for a Muon kind, else the main optimizer). Where the observer reads the
+optimizer class (``ParamRow.optimizer``) it must be that one; a Muon parameter is also checked for
+Muon's momentum, nesterov, ns_steps and adjust_lr, an AdamW/Adam one for its betas. An observer that
+cannot tell the optimizer (``None``) is a difference for a Muon kind only. Where the framework cannot apply a forward multiplier c
 that acts on the weight (readout, embedding, residual-branch output), recipec's renderers lower it
-into the weight — init std and LR × c, Adam eps and coupled WD ÷ c — so that is what the framework
+into the weight — init std and LR × c, Adam eps and coupled WD ÷ c (Muon's eps stays: its update does
+not see the gradient's scale) — so that is what the framework
 must show, with c = resolved multiplier ÷ the multiplier the framework applies itself. A weight
 shared by the embedding and the readout cannot be lowered: that multiplier is a gap of the target
 (``recipec.frameworks.gaps``, RC603), listed as such and not counted as a difference.
@@ -73,6 +78,8 @@ class Report:
 def _fmt(x) -> str:
     if x is None:
         return "-"
+    if isinstance(x, (str, bool)):
+        return str(x)
     if isinstance(x, tuple):
         return "(" + ", ".join(_fmt(v) for v in x) + ")"
     return f"{x:.6g}"
@@ -96,13 +103,17 @@ def init_tolerance(n: int) -> float:
 
 
 def _multiplier_value(resolved, name: str) -> float:
-    return float(getattr(resolved.multipliers, name).value)
+    v = getattr(resolved.multipliers, name)
+    return 1.0 if v is None else float(v.value)  # router_multiplier: absent (1) unless the recipe has one
 
 
 def compare(resolved, observation: Observation) -> Report:
     """Check every observed parameter against the resolved recipe (see the module docstring)."""
+    from recipec.frameworks.gaps import MULTIPLIER_GAPS
+    from recipec.frameworks.gaps import gaps as target_gaps
+    from recipec.frameworks.optimizers import kind_values, optimizer_of
     from recipec.kinds import present
-    from recipec.frameworks.gaps import MULTIPLIER_GAPS, gaps as target_gaps
+    from recipec.resolved import CoupledClass
 
     gaps = target_gaps(observation.target, resolved)
     gap_multipliers = {MULTIPLIER_GAPS[g.key] for g in gaps if g.key in MULTIPLIER_GAPS}
@@ -112,18 +123,32 @@ def compare(resolved, observation: Observation) -> Report:
     min_ratio = 1.0 if s.decay == "constant" else s.min_lr_ratio
     reports = []
     for row in observation.rows:
-        want = resolved.kind_coupled(row.kind)
+        want = CoupledClass(**kind_values(resolved, row.kind))
+        want_opt = optimizer_of(resolved, row.kind)
+        muon = want_opt == "muon"
         mult = MULTIPLIER_OF.get(row.kind)
         c = 1.0
         if mult is not None and not (tied and row.kind == "embedding"):
             c = _multiplier_value(resolved, mult) / row.multiplier
-        checks = [
+        eps = want.eps if muon else want.eps / c
+        checks = []
+        if row.optimizer is not None or muon:
+            checks.append(Check("optimizer", row.optimizer, want_opt, row.optimizer == want_opt,
+                                "" if row.optimizer is not None else "the observer cannot tell which optimizer holds it"))
+        checks += [
             Check("lr", row.lr, want.lr * c, _close(row.lr, want.lr * c)),
             Check("weight_decay", row.weight_decay, want.weight_decay / c, _close(row.weight_decay, want.weight_decay / c)),
-            Check("eps", row.eps, want.eps / c, _close(row.eps, want.eps / c)),
-            Check("betas", tuple(row.betas), tuple(resolved.optimizer.betas),
-                  all(_close(a, b) for a, b in zip(row.betas, resolved.optimizer.betas))),
+            Check("eps", row.eps, eps, _close(row.eps, eps)),
         ]
+        if muon and row.optimizer == "muon":
+            m = resolved.muon
+            checks += [Check("momentum", row.momentum, m.momentum, row.momentum is not None and _close(row.momentum, m.momentum)),
+                       Check("nesterov", row.nesterov, m.nesterov, row.nesterov == m.nesterov),
+                       Check("ns_steps", row.ns_steps, m.ns_steps, row.ns_steps == m.ns_steps),
+                       Check("adjust_lr", row.adjust_lr, m.adjust_lr, row.adjust_lr == m.adjust_lr)]
+        elif not muon:
+            checks.append(Check("betas", tuple(row.betas), tuple(resolved.optimizer.betas),
+                                len(row.betas) == 2 and all(_close(a, b) for a, b in zip(row.betas, resolved.optimizer.betas))))
         if row.min_lr is not None:
             checks.append(Check("min_lr", row.min_lr, want.lr * c * min_ratio, _close(row.min_lr, want.lr * c * min_ratio)))
         if row.init_std is not None and KIND_CLASS[row.kind] != "vector" and want.init_std is not None:
@@ -138,11 +163,13 @@ def compare(resolved, observation: Observation) -> Report:
         # what the target cannot give this kind (a listed gap) is stated, not counted as a difference
         checks = [Check(c.what, c.got, c.want, True, f"gap (RC603): {value_gaps[(row.kind, c.what)]}")
                   if not c.ok and (row.kind, c.what) in value_gaps else c for c in checks]
-        for other in row.fused:  # one tensor, one group: its other kinds must resolve to the same numbers
-            o = resolved.kind_coupled(other)
-            same = all(_close(a, b) for a, b in zip(o, want) if a is not None and b is not None)
+        for other in row.fused:  # one tensor, one group: its other kinds must resolve to the same numbers and optimizer
+            o = CoupledClass(**kind_values(resolved, other))
+            same = optimizer_of(resolved, other) == want_opt and \
+                all(_close(a, b) for a, b in zip(o, want) if a is not None and b is not None)
             checks.append(Check(f"{other} part", None, None, same,
-                                "" if same else f"fused with {row.kind}, but {other} resolves to lr {o.lr:.6g}, "
+                                "" if same else f"fused with {row.kind}, but {other} resolves to "
+                                f"{optimizer_of(resolved, other)} lr {o.lr:.6g}, "
                                 f"wd {o.weight_decay:.6g}, eps {o.eps:.6g}, init {o.init_std}"))
         reports.append(RowReport(row=row, lowered=c, checks=tuple(checks)))
 

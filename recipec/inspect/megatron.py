@@ -6,7 +6,9 @@
 1. ``megatron_pretrain.py`` is compiled from its text (a hand edit is what is observed); its ``RECIPEC_ARGS``,
    plus the CPU switches in ``CPU_ARGS`` (appended: argparse keeps the last value), are parsed by
    Megatron's ``parse_args`` and checked by ``validate_args`` (training/arguments.py:116, 388) with
-   ``WORLD_SIZE=1`` — so tensor, pipeline and context parallelism are inspected at 1.
+   ``WORLD_SIZE=1`` — so tensor, pipeline, context and expert parallelism are inspected at 1, and an MoE
+   model's token dispatcher is built as ``allgather`` (it holds no parameters; ``alltoall`` creates a CUDA
+   stream in its constructor, core/transformer/moe/token_dispatcher.py:469).
 2. torch.distributed is initialised with gloo (world size 1) and ``parallel_state.initialize_model_parallel(1, 1)``;
    the wrapper's ``install()`` patches megatron-core as it does before ``pretrain_gpt.py`` runs.
 3. The model is built the way 0.19.2's ``pretrain_gpt.py`` builds it: ``gpt_config_from_args(args)``
@@ -18,12 +20,15 @@
    (``--use-cpu-initialization``) with the hidden size a multiple of the compiled width ratio's denominator
    and ``--mup-base-hidden-size`` scaled with it, so megatron-core's muP ``width_mult`` is the compiled one;
    the depth is cut to 2 *after* ``TransformerConfig.__post_init__``, so megatron-core's depth-scaled init
-   (σ/√(2·L·m), transformer_config.py:2264-2270) is the full depth's.
+   (σ/√(2·L·m), transformer_config.py:2264-2270) is the full depth's. An MoE model keeps its number of
+   experts and top-k; the expert (and shared-expert) width keeps its ratio to the hidden size.
 4. The optimizer groups are the training loop's: ``get_megatron_optimizer_config(args)`` and, under
    ``--use-mup``, ``get_mup_config_overrides`` merged in (training/training.py:2117-2130, both as the wrapper
    patched them), ``_get_param_groups`` (core/optimizer/__init__.py:299) and the torch AdamW that
    ``_get_megatron_optimizer_based_on_param_groups`` builds (core/optimizer/__init__.py:450, 544-586, without the
-   mixed-precision wrapper), then the training loop's ``get_optimizer_param_scheduler`` (training.py:1906),
+   mixed-precision wrapper) — one for the dense groups and one for the expert-parallel groups (``allreduce=False``;
+   none at expert parallel 1), as ``get_megatron_optimizer`` chains them (core/optimizer/__init__.py:1143-1216) —
+   then the training loop's ``get_optimizer_param_scheduler`` (training.py:1906),
    whose first step writes each group's weight decay (``weight_decay × wd_mult``). The LR at the end of the
    schedule is the scheduler's ``get_lr`` at its last decay step.
 
@@ -57,7 +62,8 @@ MODULE = "recipec_observed_megatron_pretrain"
 # What lets megatron-core build in one CPU process without Transformer Engine, Apex or CUDA.
 CPU_ARGS = ("--transformer-impl", "local", "--no-rope-fusion", "--use-cpu-initialization", "--no-persist-layer-norm",
             "--no-gradient-accumulation-fusion", "--tensor-model-parallel-size", "1",
-            "--pipeline-model-parallel-size", "1", "--context-parallel-size", "1")
+            "--pipeline-model-parallel-size", "1", "--context-parallel-size", "1", "--expert-model-parallel-size", "1",
+            "--moe-token-dispatcher-type", "allgather")
 SHRUNK_DEPTH = 2
 _SHIMS: list[str] = []  # what this process had to add for megatron-core to import
 
@@ -137,9 +143,14 @@ def _parse(argv: list[str]):
 
 
 def _shape_of(args) -> dict[str, int]:
-    return {"width": args.hidden_size, "depth": args.num_layers, "heads": args.num_attention_heads,
-            "kv_heads": args.num_query_groups if args.group_query_attention else args.num_attention_heads,
-            "head_dim": args.kv_channels, "ffn_hidden": args.ffn_hidden_size, "vocab_size": args.vocab_size}
+    shape = {"width": args.hidden_size, "depth": args.num_layers, "heads": args.num_attention_heads,
+             "kv_heads": args.num_query_groups if args.group_query_attention else args.num_attention_heads,
+             "head_dim": args.kv_channels, "ffn_hidden": args.ffn_hidden_size, "vocab_size": args.vocab_size}
+    shape["num_experts"] = args.num_experts or 0
+    if args.num_experts:
+        shape |= {"top_k": args.moe_router_topk, "expert_ffn_hidden": args.moe_ffn_hidden_size,
+                  "shared_experts": (args.moe_shared_expert_intermediate_size or 0) / args.moe_ffn_hidden_size}
+    return shape
 
 
 def _shrink_args(args) -> tuple[list[str], dict]:
@@ -159,7 +170,17 @@ def _shrink_args(args) -> tuple[list[str], dict]:
         out += ["--mup-base-hidden-size", str(small_base)]
     if s["kv_heads"] != s["heads"]:
         out += ["--group-query-attention", "--num-query-groups", str(s["kv_heads"])]
-    return out, {**s, "width": hidden, "base": small_base}
+    s = {**s, "width": hidden, "base": small_base}
+    if args.num_experts:
+        # the experts keep their count and top-k (the router's rows); their width keeps its ratio to the hidden size
+        fe = max(8, round(args.moe_ffn_hidden_size * hidden / width))
+        out += ["--moe-ffn-hidden-size", str(fe)]
+        s["expert_ffn_hidden"] = fe
+        if args.moe_shared_expert_intermediate_size:
+            n = max(1, round(args.moe_shared_expert_intermediate_size / args.moe_ffn_hidden_size))
+            out += ["--moe-shared-expert-intermediate-size", str(n * fe)]
+            s["shared_ffn_hidden"] = n * fe
+    return out, s
 
 
 def observe(out_dir: Path, resolved: dict, *, shrink: bool) -> Observation:
@@ -216,7 +237,9 @@ def observe(out_dir: Path, resolved: dict, *, shrink: bool) -> Observation:
                 args = compiled
             parallel = {"tensor": _flag(recipe_args, "--tensor-model-parallel-size"),
                         "pipeline": _flag(recipe_args, "--pipeline-model-parallel-size"),
-                        "context": _flag(recipe_args, "--context-parallel-size")}
+                        "context": _flag(recipe_args, "--context-parallel-size"),
+                        "expert": _flag(recipe_args, "--expert-model-parallel-size")}
+            dispatcher = _last(recipe_args, "--moe-token-dispatcher-type") or "allgather"
             global_vars.set_args(args)
             with _process_state(sys.argv, ENV):
                 dist.init_process_group("gloo", init_method=f"file://{store}/store", world_size=1, rank=0)
@@ -245,9 +268,14 @@ def observe(out_dir: Path, resolved: dict, *, shrink: bool) -> Observation:
             if overrides is None:
                 overrides = get_standard_config_overrides(config)
             check_config_overrides_consistency(config, overrides)
-            groups = [g for g in _get_param_groups([model], config, overrides) if not g["is_expert_parallel"]]
-            optimizer, _ = _get_megatron_optimizer_based_on_param_groups(
-                config, model_chunks=[model], param_groups=groups, skip_megatron_wrapping=True)
+            groups = _get_param_groups([model], config, overrides)
+            # get_megatron_optimizer builds one optimizer of the dense groups and one of the expert-parallel
+            # groups (core/optimizer/__init__.py:1143-1216) and chains them: the scheduler sees both
+            optimizers = [_get_megatron_optimizer_based_on_param_groups(
+                config, model_chunks=[model], param_groups=part, skip_megatron_wrapping=True)[0]
+                for part in ([g for g in groups if not g["is_expert_parallel"]],
+                             [g for g in groups if g["is_expert_parallel"]]) if part]
+            optimizer = _Chained(optimizers)
             scheduler = mtraining.get_optimizer_param_scheduler(optimizer)
             rows, unknown = _rows(model, optimizer, scheduler, names, shrink=shrink)
             tcfg = model.config
@@ -261,6 +289,11 @@ def observe(out_dir: Path, resolved: dict, *, shrink: bool) -> Observation:
                      "kv_heads": tcfg.num_query_groups or tcfg.num_attention_heads, "head_dim": tcfg.kv_channels,
                      "ffn_hidden": tcfg.ffn_hidden_size, "vocab_size": model.vocab_size,
                      "tied_embeddings": int(model.share_embeddings_and_output_weights)}
+            if tcfg.num_moe_experts:
+                built |= {"num_experts": tcfg.num_moe_experts, "top_k": tcfg.moe_router_topk,
+                          "expert_ffn_hidden": tcfg.moe_ffn_hidden_size,
+                          "shared_ffn_hidden": tcfg.moe_shared_expert_intermediate_size or 0}
+            expert_tensors = sum(len(g["params"]) for g in groups if g["is_expert_parallel"])
     finally:
         if wrapper is not None and callable(getattr(wrapper, "uninstall", None)):
             wrapper.uninstall()
@@ -292,11 +325,21 @@ def observe(out_dir: Path, resolved: dict, *, shrink: bool) -> Observation:
                      + " is inspected at 1 (one process): a shard is a slice of these tensors with the same group")
     if built["vocab_size"] != (small["vocab_size"] if shrink else full_shape["vocab_size"]):
         notes.append(f"vocabulary padded by megatron-core to {built['vocab_size']} (--make-vocab-size-divisible-by)")
+    if "num_experts" in built:
+        notes.append(f"MoE: {built['num_experts']} experts, top-{built['top_k']}, built with the allgather token "
+                     f"dispatcher (the recipe's {dispatcher} holds no parameters; alltoall creates a CUDA stream "
+                     "when built, token_dispatcher.py:469); at expert parallel 1 megatron-core marks "
+                     f"{expert_tensors} tensors expert-parallel (allreduce = not (is_expert and (EP > 1 or "
+                     "ETP != TP)), tensor_parallel/layers.py:948-1017); at the recipe's they go to a second optimizer built from "
+                     "the same config_overrides (core/optimizer/__init__.py:1180-1216), read here the same way")
     notes.append("linear_qkv.weight holds q, k and v rows (one tensor, one optimizer group): reported as "
                  "[q], [k], [v] rows with the group's numbers and each part's own init")
     if shrink:
+        moe = (f", experts of {small['expert_ffn_hidden']}" + (f" (shared {small['shared_ffn_hidden']})"
+                                                                if small.get("shared_ffn_hidden") else "")
+               if "expert_ffn_hidden" in small else "")
         notes.append(f"shrunk on CPU: width {small['width']}, depth {built['depth']}, heads {small['heads']}/"
-                     f"{small['kv_heads']}, head_dim {small['head_dim']}, ffn {small['ffn_hidden']}, vocab "
+                     f"{small['kv_heads']}, head_dim {small['head_dim']}, ffn {small['ffn_hidden']}{moe}, vocab "
                      f"{small['vocab_size']}, --mup-base-hidden-size {small['base']} (width_mult "
                      f"{args.hidden_size / small['base']:g}, as compiled: {full_shape['width']}/"
                      f"{compiled.mup_base_hidden_size}); depth cut after TransformerConfig.__post_init__ so the "
@@ -310,10 +353,27 @@ def observe(out_dir: Path, resolved: dict, *, shrink: bool) -> Observation:
     return Observation(target=TARGET, rows=tuple(rows), native=native, shape=built, notes=tuple(notes), shrunk=shrink)
 
 
-def _flag(argv: list[str], flag: str) -> int | None:
+class _Chained:
+    """What the scheduler reads of megatron-core's ChainedOptimizer: the param groups of all its optimizers
+    (core/optimizer/optimizer.py:1461-1466)."""
+
+    def __init__(self, optimizers):
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [g for o in self.optimizers for g in o.param_groups]
+
+
+def _last(argv: list[str], flag: str) -> str | None:
     """The last value of ``flag`` in an argument list (as argparse keeps it)."""
     idx = [i for i, a in enumerate(argv) if a == flag]
-    return int(argv[idx[-1] + 1]) if idx and idx[-1] + 1 < len(argv) else None
+    return argv[idx[-1] + 1] if idx and idx[-1] + 1 < len(argv) else None
+
+
+def _flag(argv: list[str], flag: str) -> int | None:
+    value = _last(argv, flag)
+    return None if value is None else int(value)
 
 
 def _rows(model, optimizer, scheduler, names, *, shrink: bool):

@@ -35,6 +35,14 @@ class ParamRow:
     multiplier: float = 1.0  # the forward multiplier the framework itself applies to this weight's output
     min_lr: float | None = None  # the LR at the end of the schedule, where the framework states it per group
     fused: tuple[str, ...] = ()  # further kinds this one tensor holds (a fused q/k/v matrix: ("k", "v"))
+    # The optimizer class holding the parameter, as read from the optimizer object: "muon", "adamw", "adam"
+    # (None: the observer cannot tell; then a recipe with Muon kinds is a difference for the Muon kinds).
+    optimizer: str | None = None
+    # Muon's own settings of the parameter's group (None for AdamW/Adam; then ``betas`` is compared)
+    momentum: float | None = None
+    nesterov: bool | None = None
+    ns_steps: int | None = None
+    adjust_lr: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,38 @@ def shrunk(shape: dict) -> dict:
     heads = max(group, (min(int(shape["heads"]), 4) // group) * group)
     width = heads * head_dim
     ffn = max(8, round(int(shape["ffn_hidden"]) * width / int(shape["width"])))
-    return {"width": width, "depth": 2, "heads": heads, "kv_heads": heads // group, "head_dim": head_dim,
-            "ffn_hidden": ffn, "vocab_size": 512}
+    out = {"width": width, "depth": 2, "heads": heads, "kv_heads": heads // group, "head_dim": head_dim,
+           "ffn_hidden": ffn, "vocab_size": 512}
+    if int(shape.get("num_experts") or 0):  # a mixture of experts keeps its experts, top-k and shared experts
+        out.update(num_experts=int(shape["num_experts"]), top_k=int(shape["top_k"]),
+                   shared_experts=int(shape.get("shared_experts") or 0),
+                   expert_ffn_hidden=max(8, round(int(shape["expert_ffn_hidden"]) * width / int(shape["width"]))))
+    return out
+
+
+def optimizer_name(optimizer) -> str:
+    """"muon", "adamw", "adam", … for a torch optimizer object (by its class, not by any label on its groups)."""
+    return type(optimizer).__name__.lower()
+
+
+def groups_by_param(optimizer) -> dict[int, tuple[str, dict]]:
+    """{id(param): (optimizer name, group)} over an optimizer, or over each child of a container that has
+    ``optimizers`` (``recipec.torch.Optimizers``, a name → optimizer mapping)."""
+    children = getattr(optimizer, "optimizers", None)
+    opts = list(children.values()) if isinstance(children, dict) else [optimizer]
+    return {id(p): (optimizer_name(o), g) for o in opts for g in o.param_groups for p in g["params"]}
+
+
+def group_fields(optimizer: str, group: dict) -> dict:
+    """ParamRow's optimizer fields from a torch param group (``initial_lr`` when a scheduler set it)."""
+    out = {"optimizer": optimizer, "lr": float(group.get("initial_lr", group["lr"])),
+           "weight_decay": float(group["weight_decay"]), "eps": float(group["eps"])}
+    if optimizer == "muon":
+        out.update(betas=(), momentum=float(group["momentum"]), nesterov=bool(group["nesterov"]),
+                   ns_steps=int(group["ns_steps"]), adjust_lr=group["adjust_lr_fn"])
+    else:
+        out["betas"] = tuple(float(b) for b in group["betas"])
+    return out
 
 
 def import_file(path, name: str):

@@ -10,6 +10,12 @@ the config's own (``cfg.optimizer.build(model_parts=[model])``, trainer.py:549;
 ``cfg.lr_scheduler.build(…)``, trainer.py:554-557), and each row reads its group's ``initial_lr`` (the
 base LR the scheduler scales), ``weight_decay``, ``eps`` and ``betas``.
 
+A mixture-of-experts module builds torchtitan's ``Qwen3Model`` (recipec.render.torchtitan): the same path,
+with the routed experts' 3-D ``w1_EFD`` / ``w2_EDF`` / ``w3_EFD`` (one row each, all experts of a layer),
+the router gate and the shared experts read back like every other parameter; its init functions are the
+GroupedExperts' own ``param_init`` entries (by parameter name). The shrunk model keeps the expert count
+(at most 8), top-k and each expert's and the shared experts' ratio to width.
+
 The module is compiled from its source text on every call (no ``__pycache__``), so a hand edit is what
 is observed. torch and torchtitan are imported only here.
 """
@@ -130,19 +136,35 @@ def _truncation(fn) -> float | None:
 
 
 def _shape_of(model_cfg) -> dict[str, int]:
-    att = model_cfg.layers[0].attention
+    layer = model_cfg.layers[0]
+    att = layer.attention
     head_dim = att.head_dim if att.head_dim is not None else model_cfg.dim // att.n_heads
-    return {"width": model_cfg.dim, "depth": len(model_cfg.layers), "heads": att.n_heads,
-            "kv_heads": att.n_kv_heads or att.n_heads, "head_dim": head_dim,
-            "ffn_hidden": model_cfg.layers[0].feed_forward.w1.out_features, "vocab_size": model_cfg.vocab_size,
-            "tied_embeddings": int(bool(model_cfg.enable_weight_tying))}
+    out = {"width": model_cfg.dim, "depth": len(model_cfg.layers), "heads": att.n_heads,
+           "kv_heads": att.n_kv_heads or att.n_heads, "head_dim": head_dim}
+    moe = getattr(layer, "moe", None)
+    if moe is None:
+        out["ffn_hidden"] = layer.feed_forward.w1.out_features
+    else:
+        out.update(num_experts=moe.num_experts, top_k=moe.router.top_k,
+                   expert_ffn_hidden=moe.routed_experts.inner_experts.hidden_dim,
+                   shared_ffn_hidden=moe.shared_experts.w1.out_features if moe.shared_experts is not None else 0)
+    return {**out, "vocab_size": model_cfg.vocab_size, "tied_embeddings": int(bool(model_cfg.enable_weight_tying))}
 
 
 def _shrink_kwargs(full: dict[str, int]) -> dict[str, int]:
-    """``recipec_model`` keywords for ``recipec.inspect.observed.shrunk`` of the module's own compiled shape."""
-    s = shrunk(full)
-    return {"dim": s["width"], "n_layers": s["depth"], "n_heads": s["heads"], "n_kv_heads": s["kv_heads"],
-            "head_dim": s["head_dim"], "ffn_hidden": s["ffn_hidden"], "vocab_size": s["vocab_size"]}
+    """``recipec_model`` keywords for ``recipec.inspect.observed.shrunk`` of the module's own compiled shape
+    (MoE: the expert widths keep their ratio to width, at most 8 experts, top-k kept where it fits)."""
+    moe = "num_experts" in full
+    s = shrunk({**full, "ffn_hidden": full["expert_ffn_hidden"]} if moe else full)
+    out = {"dim": s["width"], "n_layers": s["depth"], "n_heads": s["heads"], "n_kv_heads": s["kv_heads"],
+           "head_dim": s["head_dim"]}
+    if not moe:
+        return {**out, "ffn_hidden": s["ffn_hidden"], "vocab_size": s["vocab_size"]}
+    experts = min(full["num_experts"], 8)
+    shared = full["shared_ffn_hidden"]
+    return {**out, "vocab_size": s["vocab_size"], "num_experts": experts, "top_k": min(full["top_k"], experts),
+            "expert_ffn_hidden": s["ffn_hidden"],
+            "shared_ffn_hidden": max(8, round(shared * s["width"] / full["width"])) if shared else 0}
 
 
 def observe(out_dir: Path, resolved: dict, *, shrink: bool) -> Observation:
@@ -252,7 +274,8 @@ def _observe(out_dir: Path, resolved: dict, *, shrink: bool) -> Observation:
 
         more = " …" if len(unknown) > 5 else ""
         raise RecipecError(Diagnostic(
-            f"{len(unknown)} parameters of the model {MODULE}.py builds are not torchtitan Llama3's, so their kind "
+            f"{len(unknown)} parameters of the model {MODULE}.py builds are not torchtitan Llama3's or Qwen3-MoE's, "
+            f"so their kind "
             f"is unknown: {', '.join(unknown[:5])}{more}", location=Location(str(Path(out_dir) / f"{MODULE}.py")),
             hint="recompile with `recipec compile --target torchtitan`, or keep hand edits to the numbers"))
     if shrink:

@@ -1,7 +1,16 @@
-"""Framework-neutral output: ``param_groups.json``, the per-class AdamW settings (coupled WD).
+"""Framework-neutral output: ``param_groups.json``, the per-class and per-kind optimizer settings (coupled WD).
 
-``recipec.torch.param_groups(model, ...)`` reads it (or a ``Resolved``) at run time, so any torch
-training loop can apply the recipe without recipec's compiler installed.
+``recipec.torch.param_groups(model, ...)`` / ``recipec.torch.optimizers(model, ...)`` read it (or a
+``Resolved``) at run time, so any torch training loop can apply the recipe without recipec's compiler
+installed. The format (``docs/render.md``, "param_groups.json"):
+
+- ``optimizer``: the main optimizer (``name`` adamw | adam, ``betas``), which trains every kind Muon
+  does not; ``weight_decay_convention`` is always ``coupled`` (w -= lr·wd·w) — for Muon too;
+- ``muon``: ``null``, or Muon's settings that every Muon kind shares (``momentum``, ``nesterov``,
+  ``ns_steps``, ``eps``, ``adjust_lr`` = torch.optim.Muon's ``adjust_lr_fn``, ``kinds``);
+- ``classes``: the main optimizer's values per class (lr, coupled weight_decay, eps, init_std);
+- ``kinds``: every kind the model has, with ``optimizer`` ("muon" or the main optimizer's name) and
+  its own lr, coupled weight_decay, eps (Muon's eps for a Muon kind) and init_std.
 """
 
 from __future__ import annotations
@@ -34,16 +43,19 @@ class KindDoc:
     cls: str
     text: str
     group: ClassGroup
+    optimizer: str  # "muon" or the main optimizer's name
 
 
 def kind_docs(resolved) -> tuple[KindDoc, ...]:
     """Every kind the model has, with its own numbers (its class's unless its fan ratios or rules differ)."""
+    from recipec.frameworks.optimizers import kind_values
     from recipec.kinds import KIND_DOC
 
     out = []
     for kind, info in resolved.kinds.items():
-        c = resolved.kind_coupled(kind)
-        out.append(KindDoc(kind, info.cls, KIND_DOC[kind], ClassGroup(name=kind, cls=info.cls, **c._asdict())))
+        group = ClassGroup(name=kind, cls=info.cls, **kind_values(resolved, kind))
+        optimizer = "muon" if info.optimizer == "muon" else resolved.optimizer.name
+        out.append(KindDoc(kind, info.cls, KIND_DOC[kind], group, optimizer))
     return tuple(out)
 
 

@@ -7,6 +7,51 @@ names (first match wins), one group per distinct set of numbers, each covering t
 ``param_init``. What torchtitan's Llama3 cannot express is lowered to an equivalent form (output,
 embedding and residual-branch multipliers folded into their weights, see ``recipec.render.classes``)
 or reported as a note naming the value.
+
+Mixture of experts (``model.moe``): the model is torchtitan's ``Qwen3Model`` built from
+``Qwen3TransformerBlock`` configs whose ``moe`` is an ``MoE.Config`` (models/qwen3/model.py:23-66,
+models/common/moe.py:364-370) — GQA, the optional qk-norm, tied or untied embeddings and RoPE are the
+same configs as the dense Llama3 render; the block's MLP is ``num_experts`` SwiGLU experts of
+``expert_ffn_hidden`` (GroupedExperts, moe.py:35-108), a bias-free linear router with the recipe's
+``router_score`` and ``top_k`` (TokenChoiceTopKRouter.Config, moe.py:202-211), and ``S`` shared experts
+as one FeedForward of hidden ``S·expert_ffn_hidden`` (MoE.Config.shared_experts, moe.py:370, summed at
+moe.py:455-460; exact: S SwiGLU MLPs summed are one of the concatenated width). The MoE kinds
+(expert_in: w1_EFD + w3_EFD, expert_out: w2_EDF, shared_in: shared_experts.w1 + w3, shared_out:
+shared_experts.w2, router: router.gate) join the param groups like every kind (one group per distinct
+set of numbers) and each gets its own init std; the residual multiplier is lowered into w2_EDF and
+shared_experts.w2 like attention.wo, a router multiplier (when not 1) into router.gate.
+``cluster.expert_parallel`` is ``ParallelismConfig.expert_parallel_degree`` (config/configs.py:279-287:
+efsdp = dp_shard·cp·tp / ep, so ep must divide dp_shard·cp·tp, and the experts shard on dim 0,
+moe_sharding.py:38, so it must divide num_experts — both already refused when the recipe is resolved,
+recipec/transfer/batch.py:79-82). Tokens go through the standard all-to-all dispatcher (no capacity,
+no dropped tokens; config_utils.py:360-425 ``comm_backend="standard"``), which torchtitan's CUDA-graph
+capture does not support under EP (trainer.py:189-209), so
+``training.disable_cuda_graphs`` is set when expert_parallel > 1.
+
+Decisions read off torchtitan 0.3.0:
+
+- Top-k gates are renormalised (``route_norm=True``, moe.py:333-335): the recipe's MoE schema does not
+  say, and this is what Megatron's default softmax/sigmoid top-k routing and torchtitan's own Qwen3 MoE
+  flavours (models/qwen3/__init__.py:174-181) do. ``route_scale`` stays 1.
+- ``aux_loss_coeff`` has no counterpart: torchtitan 0.3 has no load-balancing loss. Its
+  ``MoE.Config.load_balance_coeff`` is the *aux-loss-free* expert-bias update rate
+  (components/optimizer/optimizer.py:510-518: ``expert_bias += coeff·sign(mean − tokens_per_expert)``,
+  a bias that only changes which experts are picked, moe.py:310-324), a different method with a
+  different unit, so it is not used to stand in for the loss: ``load_balance_coeff=None`` is written
+  (no bias balancing; the recipe does not ask for it) and a non-zero ``aux_loss_coeff`` is a gap
+  (``recipec.frameworks.gaps``).
+- The routed experts compute in bfloat16 whatever the training dtype (moe.py:94-108): with
+  ``precision: fp32`` that is a gap.
+- Muon is refused (exit 2, located at ``optimizer.muon``), never written as AdamW: torchtitan's Muon is
+  ``DistMuon`` (components/optimizer/optimizer.py:142-150 → distributed/flex_shard/dist_muon.py:57), and
+  (1) it takes exactly one parameter group (dist_muon.py:336-338) while the container merges every
+  ``ParamGroupConfig`` of one optimizer name into one optimizer instance (optimizer.py:206, 229-233), so
+  per-kind Muon LR / WD cannot be given (muon-proxy resolves mlp_out apart from q at its sizes);
+  (2) it needs DTensor parameters on one CUDA device per process (dist_muon.py:358-368) and a
+  ``compute_sharding_by_fqn`` / ``bucket_configs`` plan per parameter name and mesh axis
+  (dist_muon.py:169-248; the Kimi recipe builds one, models/kimi_k2_7/config_registry.py:208-378), and it
+  refuses tensor and pipeline parallelism there (config_registry.py:380-395) — so the optimizer cannot be
+  built on the CPU / meta device, and ``recipec inspect`` could not read back what each parameter gets.
 """
 
 from __future__ import annotations
@@ -25,7 +70,12 @@ MODULE = "recipec_torchtitan"
 FUNCTION = "recipec_config"
 # Where each lowered multiplier lands, for the notes.
 _LOWERED_INTO = {"embedding_multiplier": "tok_embeddings", "output_multiplier": "lm_head",
-                 "residual_multiplier": "each branch's output projection (attention.wo, feed_forward.w2)"}
+                 "residual_multiplier": "each branch's output projection (attention.wo, feed_forward.w2)",
+                 "router_multiplier": "the router (moe.router.gate)"}
+_RESIDUAL_MOE = ("each branch's output projection (attention.wo, moe.routed_experts.inner_experts.w2_EDF, "
+                 "moe.shared_experts.w2)")
+# Top-k gate renormalisation (TokenChoiceTopKRouter route_norm): see the module docstring.
+ROUTE_NORM = True
 
 
 @dataclass(frozen=True)
@@ -43,10 +93,26 @@ class InitStds:
     q: float  # wqkv when fused, wq otherwise
     kv: float  # wkv (wk and wv) when unfused; equals q when fused
     o: float
-    mlp_in: float  # w1, w3
-    mlp_out: float  # w2
+    mlp_in: float | None  # w1, w3 (dense)
+    mlp_out: float | None  # w2 (dense)
     embedding: float
     output: float  # lm_head; tied: the embedding's (lm_head initialises the shared weight)
+    expert_in: float | None = None  # moe.routed_experts.inner_experts.w1_EFD, w3_EFD
+    expert_out: float | None = None  # w2_EDF
+    shared_in: float | None = None  # moe.shared_experts.w1, w3
+    shared_out: float | None = None  # moe.shared_experts.w2
+    router: float | None = None  # moe.router.gate
+
+
+@dataclass(frozen=True)
+class MoePlan:
+    num_experts: int
+    top_k: int
+    expert_ffn_hidden: int
+    shared_ffn_hidden: int  # shared_experts · expert_ffn_hidden; 0: no shared experts
+    score_func: str  # "softmax" | "sigmoid"
+    route_norm: bool
+    expert_parallel: int
 
 
 @dataclass(frozen=True)
@@ -68,6 +134,7 @@ class Plan:
     norm_eps: float
     rope_theta: float
     notes: tuple[str, ...]
+    moe: MoePlan | None = None
 
 
 def _same(a: float | None, b: float | None) -> bool:
@@ -89,26 +156,33 @@ def lowered_kinds(resolved) -> tuple[dict[str, ClassGroup], list[str]]:
     Tied embeddings have no ``output`` kind.
     """
     tied = resolved.shape.tied_embeddings
+    sh = resolved.shape
     m = resolved.multipliers
     notes: list[str] = []
     kinds: dict[str, ClassGroup] = {}
     applied: dict[str, list[str]] = {}
-    for kind in ("q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output", "norm", "qk_norm", "final_norm"):
+    if sh.moe:
+        mlp = ("expert_in", "expert_out") + (("shared_in", "shared_out") if sh.shared_experts else ())
+    else:
+        mlp = ("mlp_in", "mlp_out")
+    for kind in ("q", "k", "v", "o", *mlp, "embedding", "output", *(("router",) if sh.moe else ()),
+                 "norm", "qk_norm", "final_norm"):
         if kind == "output" and tied:
             continue
         g = ClassGroup(name=kind, cls=KIND_CLASS[kind], **resolved.kind_coupled(kind)._asdict())
         mult = MULTIPLIER_OF.get(kind)
         if mult is not None and not (kind == "embedding" and tied):
-            c = getattr(m, mult).value
+            c = _multiplier(m, mult)
             if not is_one(c):
                 g = lowered(g, c)
                 applied.setdefault(mult, []).append(kind)
         kinds[kind] = g
     clip = " (exact for AdamW; global grad-norm clipping now sees that gradient divided by the multiplier)"
-    for mult in ("embedding_multiplier", "output_multiplier", "residual_multiplier"):
+    for mult in ("embedding_multiplier", "output_multiplier", "residual_multiplier", "router_multiplier"):
         if mult in applied:
-            c = fmt(getattr(m, mult).value)
-            what = "to muP form A on lm_head" if mult == "output_multiplier" else f"into {_LOWERED_INTO[mult]}"
+            c = fmt(_multiplier(m, mult))
+            into = _RESIDUAL_MOE if mult == "residual_multiplier" and sh.moe else _LOWERED_INTO[mult]
+            what = "to muP form A on lm_head" if mult == "output_multiplier" else f"into {into}"
             notes.append(f"{mult}={c} lowered {what}: init std, LR ×{c}, eps and coupled WD ÷{c}{clip}")
         if mult == "embedding_multiplier" and tied:
             notes.append("tied embeddings: the output class has no parameters of its own; the shared weight "
@@ -118,9 +192,17 @@ def lowered_kinds(resolved) -> tuple[dict[str, ClassGroup], list[str]]:
     return kinds, notes
 
 
+def _multiplier(m, name: str) -> float:
+    """A forward multiplier's value; the router multiplier is absent (1) for a dense recipe."""
+    v = getattr(m, name)
+    return 1.0 if v is None else v.value
+
+
 def pattern_groups(kinds: dict[str, ClassGroup], resolved, *, fused_qkv: bool) -> tuple[PatternGroup, ...]:
     """One group per distinct (lr, weight_decay, eps) over the kinds the model has, in ``KINDS`` order."""
-    present = tt.module_kinds(fused_qkv=fused_qkv, tied=resolved.shape.tied_embeddings, qk_norm=resolved.shape.qk_norm)
+    sh = resolved.shape
+    present = tt.module_kinds(fused_qkv=fused_qkv, tied=sh.tied_embeddings, qk_norm=sh.qk_norm, moe=sh.moe,
+                              shared_experts=bool(sh.shared_experts))
     buckets: list[list[str]] = []
     for kind in present:
         for b in buckets:
@@ -137,7 +219,7 @@ def pattern_groups(kinds: dict[str, ClassGroup], resolved, *, fused_qkv: bool) -
         for k in b:
             if not is_one(kinds[k].scale):
                 by_mult.setdefault(MULTIPLIER_OF[k], []).append(k)
-        low = "; ".join(f"{mult} {fmt(getattr(m, mult).value)} ({', '.join(ks)})" for mult, ks in by_mult.items())
+        low = "; ".join(f"{mult} {fmt(_multiplier(m, mult))} ({', '.join(ks)})" for mult, ks in by_mult.items())
         name = "+".join(b)
         group = ClassGroup(name=name, cls=first.cls, lr=first.lr, weight_decay=first.weight_decay, eps=first.eps,
                            init_std=first.init_std, scale=first.scale)
@@ -152,6 +234,15 @@ def plan(ctx: RenderContext) -> Plan:
     if r.optimizer.name not in ("adamw", "adam"):
         raise RecipecError(Diagnostic(f"torchtitan target: optimizer {r.optimizer.name!r} is not supported "
                                       "(torchtitan's container builds Adam and AdamW)", path="optimizer.name"))
+    if r.muon is not None:
+        raise RecipecError(Diagnostic(
+            f"torchtitan target: Muon ({', '.join(r.muon.kinds)}) cannot be rendered: torchtitan 0.3's DistMuon "
+            "takes one parameter group for every Muon matrix (no per-kind Muon LR / weight decay) and needs "
+            "DTensor parameters on CUDA with a per-parameter sharding plan, so the optimizer cannot be built "
+            "and checked on CPU; recipec does not write an AdamW config for Muon kinds",
+            path="optimizer.muon",
+            hint="compile the Muon recipe for another target, or drop optimizer.muon for torchtitan"))
+    moe = _moe_plan(r) if r.shape.moe else None
     kinds, notes = lowered_kinds(r)
     fused = _same_numbers(kinds["q"], kinds["k"]) and _same_numbers(kinds["q"], kinds["v"])
     gs = gaps("torchtitan", r)
@@ -175,16 +266,31 @@ def plan(ctx: RenderContext) -> Plan:
     cl = r.cluster
     dp_shard = cl.world_size // (cl.tensor_parallel * cl.pipeline_parallel * cl.context_parallel)
     tied = r.shape.tied_embeddings
+    def std(kind):
+        return kinds[kind].init_std if kind in kinds else None
+
     init = InitStds(q=kinds["q"].init_std, kv=kinds["k"].init_std, o=kinds["o"].init_std,
-                    mlp_in=kinds["mlp_in"].init_std, mlp_out=kinds["mlp_out"].init_std,
+                    mlp_in=std("mlp_in"), mlp_out=std("mlp_out"),
                     embedding=kinds["embedding"].init_std,
-                    output=kinds["embedding"].init_std if tied else kinds["output"].init_std)
+                    output=kinds["embedding"].init_std if tied else kinds["output"].init_std,
+                    expert_in=std("expert_in"), expert_out=std("expert_out"), shared_in=std("shared_in"),
+                    shared_out=std("shared_out"), router=std("router"))
     return Plan(module=MODULE, function=FUNCTION, flavor=r.size, groups=groups, init=init, fused_qkv=fused, tied=tied,
                 optimizer_name="AdamW" if r.optimizer.name == "adamw" else "Adam", decay_type=decay_type,
                 decay_ratio=decay_ratio, min_lr_factor=min_lr, max_norm=float(max_norm),
                 mixed_precision="float32" if r.precision == "fp32" else "bfloat16", dp_shard=dp_shard,
                 norm_eps=r.shape.norm_eps, rope_theta=r.shape.rope_theta,
-                notes=tuple(notes))
+                notes=tuple(notes), moe=moe)
+
+
+def _moe_plan(r) -> MoePlan:
+    """The MoE block's settings. torchtitan's expert-parallel constraints (ep divides num_experts and
+    dp_shard·cp·tp) are the ones resolve already enforces (recipec.transfer.batch: the experts divide over
+    expert_parallel, which divides the GPUs of a pipeline stage)."""
+    sh = r.shape
+    return MoePlan(num_experts=sh.num_experts, top_k=sh.top_k, expert_ffn_hidden=sh.expert_ffn_hidden,
+                   shared_ffn_hidden=sh.shared_experts * sh.expert_ffn_hidden, score_func=r.moe.router_score,
+                   route_norm=ROUTE_NORM, expert_parallel=r.cluster.expert_parallel)
 
 
 def render(ctx: RenderContext) -> TargetOutput:

@@ -18,7 +18,7 @@ class Applier:
         self.fixed: dict[tuple[str, str], list[tuple[RuleSet, Rule]]] = {}
         self.formula: dict[tuple[str, str], tuple[RuleSet, object]] = {}
         self.kind_rules: dict[str, list[Rule]] = {}  # class -> its rules restricted to some of its kinds
-        self.dims: dict[str, set[int]] = {}  # class -> which fan ratios (0 fan-in, 1 fan-out) its rules use
+        self.dims: dict[str, set[int]] = {}  # class -> which fan ratios (0 fan-in, 1 fan-out, 2 spectral) it uses
         for rs in sets:
             for rule, exponent in zip(rs.spec.rules, rs.exponents):
                 for cls in rule.classes():
@@ -26,13 +26,15 @@ class Applier:
                     if rule.kinds is not None:
                         self.kind_rules.setdefault(cls, []).append(rule)
                     if rule.ratio != "width":
-                        self.dims.setdefault(cls, set()).add(0 if rule.ratio == "fan_in" else 1)
+                        self.dims.setdefault(cls, set()).add(("fan_in", "fan_out", "spectral").index(rule.ratio))
                     if exponent is None:
                         self.fixed.setdefault(key, []).append((rs, rule))
                     else:
                         entries = self.power.setdefault(key, [])
-                        same = (rule.axis, rule.ratio, tuple(rule.kinds or ()))
-                        if all((e[1].axis, e[1].ratio, tuple(e[1].kinds or ())) != same for e in entries):
+                        # one rule per (axis, ratio, kinds, optimizer): a Muon rule is not a duplicate of the main one
+                        same = (rule.axis, rule.ratio, tuple(rule.kinds or ()), rule.optimizer)
+                        if all((e[1].axis, e[1].ratio, tuple(e[1].kinds or ()), e[1].optimizer) != same
+                               for e in entries):
                             entries.append((rs, rule, exponent))  # identical duplicates apply once
             for f in rs.spec.formulas:
                 for cls in f.classes():
@@ -45,10 +47,12 @@ class Applier:
         return any(e[1].axis == axis for e in self.power.get(key, []))
 
     def apply(self, cls: str, hp: str, value: float, chain: list[Step], kind: str | None = None,
-              fan_ratios: tuple[float, float] = (1.0, 1.0), lr_batch: float = 1.0) -> float:
+              fan_ratios: tuple[float, ...] = (1.0, 1.0, 1.0), lr_batch: float = 1.0, muon: bool = False) -> float:
+        """``value`` through the rules for (cls, hp) that act on ``kind``; ``muon``: the kind trains with Muon
+        (then only ``optimizer: muon`` rules set its lr and weight decay, and no absolute formula does)."""
         key = (cls, hp)
-        fixed = next(((rs, rule) for rs, rule in self.fixed.get(key, []) if rule.applies_to(kind)), None)
-        if key in self.formula:
+        fixed = next(((rs, rule) for rs, rule in self.fixed.get(key, []) if rule.applies_to(kind, muon)), None)
+        if key in self.formula and not muon:
             rs, f = self.formula[key]
             value = f.coefficient
             parts = []
@@ -65,14 +69,14 @@ class Applier:
             chain.append(Step(kind="fixed", ruleset=rs.name, file=rs.file, value=value, note=rule.note or ""))
         for axis in AXES:
             for rs, rule, exponent in self.power.get(key, []):
-                if rule.axis != axis or not rule.applies_to(kind):
+                if rule.axis != axis or not rule.applies_to(kind, muon):
                     continue
                 dim = None
                 if axis == "lr_batch":
                     ratio = lr_batch
                 elif axis == "width" and rule.ratio != "width":
                     dim = rule.ratio
-                    ratio = fan_ratios[0] if dim == "fan_in" else fan_ratios[1]
+                    ratio = fan_ratios[("fan_in", "fan_out", "spectral").index(dim)]
                 else:
                     ratio = self.ratios[axis]
                 factor = power(ratio, exponent)

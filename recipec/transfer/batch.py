@@ -52,7 +52,7 @@ def run_tokens(ctx: Context, size: Size, batch_tokens: int, proxy_tokens: int) -
     return proxy_tokens  # a size that names no run length trains on as many tokens as the proxy
 
 
-def cluster_at(ctx: Context, name: str | None, size: Size) -> tuple[ClusterInfo, int]:
+def cluster_at(ctx: Context, name: str | None, size: Size, shape: Shape) -> tuple[ClusterInfo, int]:
     base = ctx.recipe.cluster.model_dump()
     over = {k: v for k, v in size.cluster.model_dump().items() if v is not None}
     info = ClusterInfo(**{**base, **over})
@@ -61,7 +61,25 @@ def cluster_at(ctx: Context, name: str | None, size: Size) -> tuple[ClusterInfo,
         path = ("sizes", name, "cluster") if name not in (None, PROXY) and over else ("cluster",)
         raise fail(ctx, path, f"{info.world_size} GPUs do not divide into tensor × pipeline × context parallel "
                               f"= {model_parallel}")
+    _check_expert_parallel(ctx, name, info, over, shape)
     return info, info.world_size // model_parallel
+
+
+def _check_expert_parallel(ctx: Context, name: str | None, info: ClusterInfo, over: dict, shape: Shape) -> None:
+    """Expert parallelism splits each block's experts over GPUs taken from the data- and tensor-parallel
+    ranks (Megatron: num_experts % expert_model_parallel_size == 0; torchtitan: dp_shard·cp·tp = efsdp·ep)."""
+    ep = info.expert_parallel
+    if ep == 1:
+        return
+    path = ("sizes", name, "cluster", "expert_parallel") if name not in (None, PROXY) and "expert_parallel" in over \
+        else ("cluster", "expert_parallel")
+    if not shape.moe:
+        raise fail(ctx, path, f"expert_parallel {ep} needs a mixture of experts (model.moe)")
+    if shape.num_experts % ep:
+        raise fail(ctx, path, f"{shape.num_experts} experts do not divide over expert_parallel {ep}")
+    per_stage = info.world_size // info.pipeline_parallel
+    if per_stage % ep:
+        raise fail(ctx, path, f"expert_parallel {ep} does not divide the {per_stage} GPUs of a pipeline stage")
 
 
 class Tokens(NamedTuple):
@@ -91,7 +109,7 @@ def tokens(ctx: Context, name: str | None, size: Size, proxy_shape: Shape, shape
 
 def batch(ctx: Context, name: str | None, size: Size, shape: Shape, tok: Tokens) -> tuple[ClusterInfo, BatchInfo]:
     """The cluster and the batch split into micro batches × data parallel × gradient accumulation."""
-    cluster, dp = cluster_at(ctx, name, size)
+    cluster, dp = cluster_at(ctx, name, size, shape)
     micro = size.batch.micro_batch or ctx.recipe.batch.micro_batch
     sequences = tok.batch // shape.seq_len
     per_step = micro * dp

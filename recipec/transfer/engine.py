@@ -29,7 +29,9 @@ from recipec.recipe import Recipe, SizeModel
 from recipec.resolved import (
     ClassHParams,
     Derived,
+    MoeInfo,
     Multipliers,
+    MuonInfo,
     OptimizerInfo,
     Override,
     Resolved,
@@ -100,6 +102,8 @@ def resolve(recipe: Recipe, size: str | None = None, *, file: str = "<recipe>", 
         cluster=cluster,
         precision=recipe.precision,
         derived=derived,
+        muon=_muon_info(recipe, kinds),
+        moe=_moe_info(recipe),
         warnings=tuple(warnings),
     )
 
@@ -108,14 +112,19 @@ def resolve(recipe: Recipe, size: str | None = None, *, file: str = "<recipe>", 
 
 
 def _ratios(proxy_shape: Shape, shape: Shape, tok: Tokens) -> dict[str, float]:
-    """The size ratios the power laws use: width m, depth, batch, tokens, head_dim."""
-    return {
+    """The size ratios the power laws use: width m, depth, batch, tokens, head_dim (and, for a mixture of
+    experts, the number of experts and top-k)."""
+    out = {
         "width": shape.width / proxy_shape.width,
         "depth": shape.depth / proxy_shape.depth,
         "batch": tok.batch / tok.proxy_batch,
         "tokens": tok.run / tok.proxy_run,
         "head_dim": shape.head_dim / proxy_shape.head_dim,
     }
+    if proxy_shape.moe:
+        out["experts"] = shape.num_experts / proxy_shape.num_experts
+        out["top_k"] = shape.top_k / proxy_shape.top_k
+    return out
 
 
 def _formula_vars(shape: Shape, tok: Tokens) -> dict[str, float]:
@@ -131,11 +140,19 @@ def ruleset_warnings(ctx: Context, sets: list[RuleSet]) -> list[Diagnostic]:
     """A rule set made for another optimizer than the recipe's (lint reports these as RC403)."""
     out = []
     opt = ctx.recipe.optimizer.name
+    has_muon = ctx.recipe.optimizer.muon is not None
     for i, rs in enumerate(sets):
-        allowed = rs.spec.requires.optimizer
+        allowed, muon = rs.spec.requires.optimizer, rs.spec.requires.muon
+        wrong = None
         if allowed is not None and opt not in allowed:
+            wrong = f"rule set '{rs.name}' is for {', '.join(allowed)}, but the recipe uses {opt}"
+        elif muon is not None and muon != has_muon:
+            wrong = (f"rule set '{rs.name}' is for recipes that train matrices with Muon, but the recipe has no "
+                     f"optimizer.muon" if muon else f"rule set '{rs.name}' is for recipes without Muon, but the "
+                                                    f"recipe trains {', '.join(ctx.recipe.optimizer.muon.kinds)} with Muon")
+        if wrong is not None:
             out.append(Diagnostic(
-                f"rule set '{rs.name}' is for {', '.join(allowed)}, but the recipe uses {opt}",
+                wrong,
                 path=format_path(("transfer", i)), location=ctx.smap.locate(("transfer", i)),
                 severity=Severity.WARNING, code=RULESET_OPTIMIZER, hint="pick the rule set made for the optimizer",
                 extra={"transfer_index": i},
@@ -181,7 +198,7 @@ def _derived(ctx: Context, applier: Applier, sets: list[RuleSet], size: str | No
     """Parameter counts, FLOPs, tokens per parameter, the AdamW timescale and a scaling law's batch."""
     hidden = classes["hidden"]
     lam = convert_weight_decay(hidden.weight_decay.value, hidden.lr.value, convention, "coupled")
-    tau = adamw_timescale(hidden.lr.value, lam)
+    tau = adamw_timescale(hidden.lr.value, lam)  # the main optimizer's hidden class (Muon kinds: in lint)
     total = shape.total_params()
     recommended = None
     if applier.has_rule("global", "batch_tokens"):
@@ -200,6 +217,7 @@ def _derived(ctx: Context, applier: Applier, sets: list[RuleSet], size: str | No
         adamw_timescale_steps=tau,
         adamw_timescale_fraction=(tau / total_steps) if tau is not None else None,
         recommended_batch_tokens=recommended,
+        active_params=shape.active_params() if shape.moe else None,
     )
 
 
@@ -215,6 +233,20 @@ def _optimizer_info(r: Recipe, convention: str) -> OptimizerInfo:
     o = r.optimizer
     return OptimizerInfo(name=o.name, wd_convention=convention, betas=o.betas, momentum=o.momentum,
                          grad_clip=o.grad_clip, z_loss=o.z_loss)
+
+
+def _muon_info(r: Recipe, kinds: dict) -> MuonInfo | None:
+    m = r.optimizer.muon
+    if m is None:
+        return None
+    return MuonInfo(kinds=tuple(k for k, v in kinds.items() if v.optimizer == "muon"),
+                    wd_convention=m.wd_convention or "coupled", momentum=m.momentum, nesterov=m.nesterov,
+                    ns_steps=m.ns_steps, eps=m.eps, adjust_lr=m.adjust_lr)
+
+
+def _moe_info(r: Recipe) -> MoeInfo | None:
+    m = r.model.moe
+    return None if m is None else MoeInfo(router_score=m.router_score, aux_loss_coeff=float(m.aux_loss_coeff))
 
 
 def _shape_info(s: Shape, recipe: Recipe) -> ShapeInfo:

@@ -17,6 +17,7 @@ from recipec.kinds import (
     REPRESENTATIVE,
     fans,
     kinds_of,
+    spectral_target,
 )
 from recipec.kinds import present as present_kinds
 from recipec.recipe import MAX_REAL, MIN_REAL, Recipe, Size
@@ -84,15 +85,23 @@ def resolve_kinds(ctx: Context, applier: Applier, sets: list[RuleSet], proxy_sha
     """
     proxy_vals = proxy_values(ctx.recipe)
     has = present_kinds(shape)
-    ratios = {k: _fan_ratios(k, proxy_shape, shape) for k in KINDS}
+    muon = muon_kinds(ctx.recipe, has)
+    adjust = ctx.recipe.optimizer.muon.adjust_lr if ctx.recipe.optimizer.muon is not None else "original"
+    ratios = {k: _fan_ratios(k, proxy_shape, shape, adjust) for k in KINDS}
     per_kind: dict[str, ClassHParams] = {}
+    classes: dict[str, ClassHParams] = {}
     for cls in PARAM_CLASSES:
-        rep = REPRESENTATIVE[cls]
-        per_kind[rep] = _resolve_one(ctx, applier, sets, cls, rep, ratios[rep], proxy_vals[cls], target, size,
-                                     convention)
+        rep = REPRESENTATIVE[cls]  # the class value: the main optimizer's, whether or not Muon trains this kind
+        per_kind[rep] = classes[cls] = _resolve_one(ctx, applier, sets, cls, rep, ratios[rep], proxy_vals[cls],
+                                                    target, size, convention)
         dims, restricted = applier.dims.get(cls, ()), applier.kind_rules.get(cls, [])
         for kind in kinds_of(cls):
-            if kind == rep or kind not in has:
+            if kind not in has or (kind == rep and kind not in muon):
+                continue
+            if kind in muon:
+                per_kind[kind] = _resolve_one(ctx, applier, sets, cls, kind, ratios[kind], _muon_values(ctx.recipe, proxy_vals[cls]),
+                                              target, size, ctx.recipe.optimizer.muon.wd_convention or "coupled",
+                                              muon=True)
                 continue
             pinned = kind in ctx.recipe.optimizer.per_kind or kind in ctx.recipe.init.per_kind_std
             other_ratio = any(ratios[kind][d] != ratios[rep][d] for d in dims)
@@ -100,7 +109,6 @@ def resolve_kinds(ctx: Context, applier: Applier, sets: list[RuleSet], proxy_sha
             if other_ratio or other_rules or pinned:
                 per_kind[kind] = _resolve_one(ctx, applier, sets, cls, kind, ratios[kind], proxy_vals[cls], target,
                                               size, convention)
-    classes = {cls: per_kind[REPRESENTATIVE[cls]] for cls in PARAM_CLASSES}
     kinds: dict[str, KindHParams] = {}
     for kind in present_kinds(shape):
         cls = KIND_CLASS[kind]
@@ -109,24 +117,46 @@ def resolve_kinds(ctx: Context, applier: Applier, sets: list[RuleSet], proxy_sha
         if own is not None:
             for hp in ("lr", "weight_decay", "eps", "init_std"):
                 mine, theirs = getattr(own, hp), getattr(base, hp)
-                # a difference beyond rounding (a round trip through a rebased recipe may leave an ulp)
-                if mine is not None and theirs is not None and not math.isclose(mine.value, theirs.value,
-                                                                                 rel_tol=1e-12, abs_tol=0.0):
+                if kind in muon and hp in ("lr", "weight_decay"):  # Muon's own numbers, always written out
                     differs[hp] = mine
-        kinds[kind] = KindHParams(cls=cls, fan_in_ratio=ratios[kind][0], fan_out_ratio=ratios[kind][1], **differs)
+                # a difference beyond rounding (a round trip through a rebased recipe may leave an ulp)
+                elif (hp != "eps" or kind not in muon) and mine is not None and theirs is not None and \
+                        not math.isclose(mine.value, theirs.value, rel_tol=1e-12, abs_tol=0.0):
+                    differs[hp] = mine
+        kinds[kind] = KindHParams(cls=cls, fan_in_ratio=ratios[kind][0], fan_out_ratio=ratios[kind][1],
+                                  optimizer="muon" if kind in muon else None, **differs)
     return classes, kinds
 
 
-def _fan_ratios(kind: str, proxy_shape: Shape, shape: Shape) -> tuple[float, float]:
+def muon_kinds(r: Recipe, has: tuple[str, ...]) -> tuple[str, ...]:
+    """The kinds of the model that Muon trains (none without ``optimizer.muon``)."""
+    if r.optimizer.muon is None:
+        return ()
+    return tuple(k for k in has if k in r.optimizer.muon.kinds)
+
+
+def _muon_values(r: Recipe, pv: dict) -> dict:
+    """A Muon kind's proxy values: Muon's LR and weight decay, the class's init std (eps is Adam's, unused)."""
+    m = r.optimizer.muon
+    return {**pv, "lr": m.lr, "weight_decay": m.weight_decay}
+
+
+def _fan_ratios(kind: str, proxy_shape: Shape, shape: Shape, adjust_lr: str) -> tuple[float, float, float]:
+    """(fan-in, fan-out, spectral) ratios of a kind, target / proxy (1 for a kind the model lacks)."""
     p, t = fans(kind, proxy_shape), fans(kind, shape)
-    return t.fan_in / p.fan_in, t.fan_out / p.fan_out
+    if min(p.fan_in, p.fan_out, t.fan_in, t.fan_out) == 0:
+        return 1.0, 1.0, 1.0
+    spectral = spectral_target(kind, shape, adjust_lr) / spectral_target(kind, proxy_shape, adjust_lr)
+    return t.fan_in / p.fan_in, t.fan_out / p.fan_out, spectral
 
 
 def _resolve_one(ctx: Context, applier: Applier, sets: list[RuleSet], cls: str, kind: str,
-                 fan_ratios: tuple[float, float], pv: dict, target: Size, size: str | None,
-                 convention: str) -> ClassHParams:
+                 fan_ratios: tuple[float, ...], pv: dict, target: Size, size: str | None,
+                 convention: str, muon: bool = False) -> ClassHParams:
     r = ctx.recipe
     pv, notes = dict(pv), {}
+    if muon:
+        notes.update(lr="optimizer.muon.lr", weight_decay="optimizer.muon.weight_decay")
     own = r.optimizer.per_kind.get(kind)
     for hp in ("lr", "weight_decay", "eps"):
         if own is not None and getattr(own, hp) is not None:
@@ -140,14 +170,15 @@ def _resolve_one(ctx: Context, applier: Applier, sets: list[RuleSet], cls: str, 
             values[hp] = None
             continue
         chain = [proxy_step(ctx, proxy, notes.get(hp) or proxy_note(r, cls, hp))]
-        v = applier.apply(cls, hp, proxy, chain, kind=kind, fan_ratios=fan_ratios)
+        v = applier.apply(cls, hp, proxy, chain, kind=kind, fan_ratios=fan_ratios, muon=muon)
         values[hp] = Value(value=v, proxy=proxy, chain=tuple(chain))
     lr_batch = math.prod(s.factor for s in values["lr"].chain
                          if s.kind == "power" and s.axis in ("batch", "tokens") and s.factor is not None)
     values["weight_decay"] = _resolve_wd(ctx, applier, sets, cls, kind, fan_ratios, lr_batch, pv, values["lr"],
-                                         convention, r, notes.get("weight_decay"))
+                                         convention, r, notes.get("weight_decay"), muon)
     for hp in ("lr", "weight_decay", "eps"):
-        override = getattr(getattr(target.overrides, cls) or _NO_OVERRIDE, hp)
+        # a size's per-class override replaces the main optimizer's value; a Muon kind keeps its own
+        override = None if muon else getattr(getattr(target.overrides, cls) or _NO_OVERRIDE, hp)
         if override is not None:
             v = values[hp]
             chain = list(v.chain) + [Step(kind="override", file=ctx.file, value=override,
@@ -179,18 +210,19 @@ def proxy_note(r: Recipe, cls: str, hp: str) -> str:
 
 
 def _resolve_wd(ctx: Context, applier: Applier, sets: list[RuleSet], cls: str, kind: str,
-                fan_ratios: tuple[float, float], lr_batch: float, pv: dict, lr: Value, convention: str,
-                r: Recipe, note: str | None = None) -> Value:
+                fan_ratios: tuple[float, ...], lr_batch: float, pv: dict, lr: Value, convention: str,
+                r: Recipe, note: str | None = None, muon: bool = False) -> Value:
     proxy = pv["weight_decay"]
     chain = [proxy_step(ctx, proxy, (note or proxy_note(r, cls, "weight_decay")) + f" ({convention})")]
     value = proxy
     # Rule sets state WD exponents in their own convention (coupled unless they say otherwise).
-    rule_conv = _wd_rule_convention(sets, cls)
+    rule_conv = _wd_rule_convention(sets, cls, muon)
     if convention != rule_conv:
         value = convert_weight_decay(value, pv["lr"], convention, rule_conv)
         chain.append(Step(kind="convert", value=value, factor=value / proxy if proxy else None,
                           note=f"{convention} → {rule_conv} at the proxy LR {pv['lr']:g}"))
-    value = applier.apply(cls, "weight_decay", value, chain, kind=kind, fan_ratios=fan_ratios, lr_batch=lr_batch)
+    value = applier.apply(cls, "weight_decay", value, chain, kind=kind, fan_ratios=fan_ratios, lr_batch=lr_batch,
+                          muon=muon)
     if convention != rule_conv:
         before = value
         value = convert_weight_decay(value, lr.value, rule_conv, convention)
@@ -199,9 +231,10 @@ def _resolve_wd(ctx: Context, applier: Applier, sets: list[RuleSet], cls: str, k
     return Value(value=value, proxy=proxy, chain=tuple(chain))
 
 
-def _wd_rule_convention(sets: list[RuleSet], cls: str) -> str:
+def _wd_rule_convention(sets: list[RuleSet], cls: str, muon: bool = False) -> str:
+    want = "muon" if muon else "main"
     conventions = {rs.spec.convention for rs in sets
-                   if any(r.hp == "weight_decay" and cls in r.classes() for r in rs.spec.rules)}
+                   if any(r.hp == "weight_decay" and cls in r.classes() and r.optimizer == want for r in rs.spec.rules)}
     if len(conventions) > 1:
         names = ", ".join(rs.file for rs in sets)
         raise RecipecError(Diagnostic(f"rule sets disagree on the weight-decay convention for {cls} ({names})"))

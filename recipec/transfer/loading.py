@@ -36,14 +36,15 @@ def _check_conflicts(sets: list[RuleSet], smap: SourceMap) -> None:
             if rule.kinds is not None:
                 spec += f" for kinds {', '.join(rule.kinds)}"
             for cls in rule.classes():
-                key = (rule.axis or "fixed", cls, rule.hp)
-                touched.setdefault((cls, rule.hp), []).append((i, rs))
+                key = (rule.axis or "fixed", cls, rule.hp) + (("muon",) if rule.optimizer == "muon" else ())
+                if rule.optimizer == "main":  # absolute formulas set the main optimizer's values only
+                    touched.setdefault((cls, rule.hp), []).append((i, rs))
                 if key in seen:
                     _, other, other_spec = seen[key]
                     if other_spec != spec:
                         where = "elsewhere in the same file" if other is rs else f"but {other.file} sets"
                         diags.append(Diagnostic(
-                            f"rule sets conflict on ({key[0]}, {cls}, {rule.hp}): {rs.file} sets {spec} "
+                            f"rule sets conflict on ({', '.join(key)}): {rs.file} sets {spec} "
                             f"{where} {other_spec}",
                             path=f"transfer[{i}]", location=smap.locate(("transfer", i)),
                             hint="remove one of them or write a rule file that combines them",

@@ -14,16 +14,20 @@ def rebase(recipe: Recipe, resolved: Resolved, *, keep_sizes: dict[str, Resolved
     Used to re-resolve from an intermediate size (two-step transfer, round trips, verify rungs).
     """
     s = resolved.shape
+    moe = None
+    if recipe.model.moe is not None:  # the experts as resolved (count, top-k and size pinned)
+        moe = recipe.model.moe.model_copy(update=dict(num_experts=s.num_experts, top_k=s.top_k,
+                                                      expert_ffn_hidden=s.expert_ffn_hidden))
     model = recipe.model.model_copy(update=dict(
         width=s.width, depth=s.depth, heads=s.heads, head_dim=None, kv_heads=s.kv_heads,
-        ffn_hidden=s.ffn_hidden, ffn_multiplier=None, ffn_multiple_of=1, seq_len=s.seq_len))
+        ffn_hidden=s.ffn_hidden, ffn_multiplier=None, ffn_multiple_of=1, seq_len=s.seq_len, moe=moe))
     per_class = {}
     for cls in PARAM_CLASSES:
         hp = resolved.classes[cls]
         per_class[cls] = {"lr": hp.lr.value, "weight_decay": hp.weight_decay.value, "eps": hp.eps.value}
     std = {cls: resolved.classes[cls].init_std.value for cls in ("hidden", "embedding", "output")}
     per_kind, per_kind_std = {}, {}
-    for kind, k in resolved.kinds.items():  # a kind whose own ratios gave it other numbers keeps them
+    for kind, k in resolved.kinds.items():  # a kind whose own ratios gave it other numbers keeps them (Muon's too)
         pinned = {hp: getattr(k, hp).value for hp in ("lr", "weight_decay", "eps") if getattr(k, hp) is not None}
         if pinned:
             per_kind[kind] = pinned
@@ -44,7 +48,9 @@ def rebase(recipe: Recipe, resolved: Resolved, *, keep_sizes: dict[str, Resolved
         o = other.shape
         sizes[name] = {
             "model": {"width": o.width, "depth": o.depth, "heads": o.heads, "kv_heads": o.kv_heads,
-                      "ffn_hidden": o.ffn_hidden, "seq_len": o.seq_len},
+                      "ffn_hidden": o.ffn_hidden, "seq_len": o.seq_len,
+                      **({"num_experts": o.num_experts, "top_k": o.top_k, "expert_ffn_hidden": o.expert_ffn_hidden}
+                         if o.moe else {})},
             "batch": {"global_tokens": other.batch.global_tokens},
             "run": {"tokens": other.derived.tokens},
         }

@@ -19,15 +19,22 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 from recipec.diagnostics import Diagnostic, Location, RecipecError
-from recipec.kinds import PARAM_CLASSES
+from recipec.kinds import KINDS, PARAM_CLASSES
 
-AXES: tuple[str, ...] = ("width", "depth", "batch", "tokens", "head_dim", "lr_batch")
-AXIS_SYMBOL = {"width": "m", "depth": "l", "batch": "b", "tokens": "t", "head_dim": "h", "lr_batch": "r"}
+AXES: tuple[str, ...] = ("width", "depth", "batch", "tokens", "head_dim", "experts", "top_k", "lr_batch")
+AXIS_SYMBOL = {"width": "m", "depth": "l", "batch": "b", "tokens": "t", "head_dim": "h", "experts": "E", "top_k": "k",
+               "lr_batch": "r"}
+# ``experts`` and ``top_k`` are the mixture of experts' number of routed experts and experts per token
+# (target / proxy; 1 for a dense model). An expert's width (granularity) moves its kinds' fan ratios.
 # ``lr_batch`` is not a size ratio but the factor by which the batch and tokens rules changed the same
 # parameter kind's LR; only weight-decay rules may use it (the AdamW timescale B/(η·λ·D) sees that LR).
 # How a width rule measures width: the model's width ratio m, or the kind's own fan-in / fan-out ratio
-# (muP's per-tensor infshape: mup's width_mult() is the fan-in ratio).
-WIDTH_RATIOS: tuple[str, ...] = ("width", "fan_in", "fan_out")
+# (muP's per-tensor infshape: mup's width_mult() is the fan-in ratio), or, for Muon, the kind's *spectral*
+# ratio: how √(fan_out/fan_in) / s changes, s being the optimizer's own per-matrix LR factor
+# (``recipec.kinds.muon_scale``), so that η·s tracks the spectral condition ‖ΔW‖ ∝ √(fan_out/fan_in).
+WIDTH_RATIOS: tuple[str, ...] = ("width", "fan_in", "fan_out", "spectral")
+# Which optimizer's hyperparameters a rule acts on: the recipe's main optimizer or Muon (lr and weight_decay).
+RULE_OPTIMIZERS: tuple[str, ...] = ("main", "muon")
 GLOBAL_HPARAMS: tuple[str, ...] = ("output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale")
 # What a rule names: one parameter class, every class ("all"), or the global multipliers ("global").
 ClassName = Literal[PARAM_CLASSES + ("all", "global")]
@@ -50,21 +57,28 @@ class Requires(_Model):
     optimizer: list[Literal["adamw", "adam", "sgd"]] | None = Field(
         None, description="The optimizers the rule set is valid for."
     )
+    muon: bool | None = Field(
+        None, description="true: only for recipes that train matrices with Muon (optimizer.muon); false: only without."
+    )
 
 
 class Rule(_Model):
     """One power law (``exponent``) or fixed value (``value``) for (axis, class, hyperparameter)."""
 
-    axis: Literal["width", "depth", "batch", "tokens", "head_dim", "lr_batch"] | None = Field(
+    axis: Literal["width", "depth", "batch", "tokens", "head_dim", "experts", "top_k", "lr_batch"] | None = Field(
         None, description="The axis whose ratio is raised to the exponent; omitted for fixed values. 'lr_batch' "
                           "(weight_decay only) is the factor the batch and tokens rules applied to the same kind's LR."
     )
-    ratio: Literal["width", "fan_in", "fan_out"] = Field(
+    ratio: Literal["width", "fan_in", "fan_out", "spectral"] = Field(
         "width", description="Width rules only: scale by the model width ratio m, or by each parameter kind's own "
-                             "fan-in or fan-out ratio (muP's per-tensor infshape)."
+                             "fan-in or fan-out ratio (muP's per-tensor infshape), or (Muon rules) by its spectral "
+                             "ratio, the change of sqrt(fan_out/fan_in) / s with s Muon's own per-matrix LR factor."
     )
-    kinds: list[Literal["q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output", "norm", "qk_norm",
-                        "final_norm", "bias"]] | None = Field(
+    optimizer: Literal["main", "muon"] = Field(
+        "main", description="lr / weight_decay / eps rules: act on the kinds the main optimizer trains ('main') or on "
+                            "those Muon trains ('muon'). Init and multiplier rules act on every kind."
+    )
+    kinds: list[Literal[KINDS]] | None = Field(
         None, description="Restrict the rule to these parameter kinds of its class (recipec.kinds); default: all."
     )
     cls: ClassName = Field(
@@ -92,6 +106,11 @@ class Rule(_Model):
             raise ValueError("'ratio' (fan_in, fan_out) applies to width rules only")
         if self.axis == "lr_batch" and self.hp != "weight_decay":
             raise ValueError("axis 'lr_batch' is for weight_decay rules only")
+        if self.optimizer == "muon" and self.hp not in ("lr", "weight_decay"):
+            raise ValueError("'optimizer: muon' rules set lr or weight_decay (Muon has no transferred eps; init and "
+                             "multipliers do not depend on the optimizer)")
+        if self.ratio == "spectral" and self.optimizer != "muon":
+            raise ValueError("'ratio: spectral' measures Muon's update: it needs 'optimizer: muon'")
         if self.kinds is not None:
             from recipec.kinds import KIND_CLASS
 
@@ -108,8 +127,10 @@ class Rule(_Model):
     def classes(self) -> tuple[str, ...]:
         return PARAM_CLASSES if self.cls == "all" else (self.cls,)
 
-    def applies_to(self, kind: str | None) -> bool:
-        """Whether the rule acts on ``kind`` (``None``: a global multiplier)."""
+    def applies_to(self, kind: str | None, muon: bool = False) -> bool:
+        """Whether the rule acts on ``kind`` (``None``: a global multiplier), trained by Muon or not."""
+        if self.hp in ("lr", "weight_decay", "eps") and (self.optimizer == "muon") != muon:
+            return False
         return self.kinds is None or kind in self.kinds
 
 

@@ -97,10 +97,13 @@ def _modules_by_kind(model: nn.Module, kinds: dict[str, str]):
 def _one_run(rung, cfg, hyper, source: ModelSource, batches: list[torch.Tensor], seed: int, device, z_loss: float,
              clip) -> dict[tuple[str, str], list[float]]:
     """Train one (width, seed) for len(batches) steps; {(kind, quantity): [RMS at step 0, 1, …]}."""
+    from recipec.verify.model import logits_and_aux
+    from recipec.verify.train import Optimizers
+
     torch.manual_seed(seed)
     built = source.build(rung.resolved, cfg, hyper, 1.0, device)
     model, kinds = built.module, built.kinds
-    optimizer = torch.optim.AdamW(built.groups, foreach=device.type != "cuda")
+    optimizer = Optimizers(built.groups, device)  # AdamW, and Muon for the kinds the recipe gives it
     params = dict(model.named_parameters())
     readout = next((n for n, k in kinds.items() if k == "output" and params[n].ndim == 2), None)
     tracked = _modules_by_kind(model, kinds)
@@ -121,6 +124,7 @@ def _one_run(rung, cfg, hyper, source: ModelSource, batches: list[torch.Tensor],
                 delta = params[weight_name].detach() - initial[weight_name]
                 x = inputs[0]
                 upd = F.embedding(x, delta) if isinstance(module, nn.Embedding) else F.linear(x, delta)
+                upd = upd * getattr(module, "recipec_multiplier", 1.0)  # a module that scales its own output
             step_values.setdefault((kind, "update"), []).append(_rms(upd))
         return hook
 
@@ -132,13 +136,15 @@ def _one_run(rung, cfg, hyper, source: ModelSource, batches: list[torch.Tensor],
             attention.values.clear()
             x, y = batch[:, :-1], batch[:, 1:]
             with attention:
-                logits = model(x)
+                logits, aux = logits_and_aux(model, model, x)
             if attention.values:
                 step_values[("attn_logits", "activation")] = list(attention.values)
                 step_values[("attn_logits", "scale")] = list(attention.scales)
             loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
             if z_loss:
                 loss = loss + z_loss * torch.logsumexp(logits.float(), dim=-1).pow(2).mean()
+            if aux is not None:  # a mixture of experts' load-balancing loss, trained as the ladder trains it
+                loss = loss + aux
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if readout is not None:
@@ -177,7 +183,7 @@ def run_coord_check(loaded, rungs, source: ModelSource, settings: CoordSettings,
     widths = [r.width for r in rungs]
     measured: dict[tuple[str, str], list[list[list[float]]]] = {}  # key -> width -> seed -> per-step RMS
     for i, rung in enumerate(rungs):
-        cfg = model_config(rung.resolved, corpus.vocab_size, settings.seq_len)
+        cfg = model_config(rung.resolved, corpus.vocab_size, settings.seq_len, rung.moe)
         hyper = class_hyper(rung.resolved, 1.0)
         for s in range(settings.seeds):
             out = _one_run(rung, cfg, hyper, source, batches, settings.seed + s, device,

@@ -6,9 +6,10 @@ from its standard error and Student's t with n − 2 degrees of freedom. What mu
 Programs V; microsoft/mup's coord check), and so what is judged:
 
 * ``activation`` — the RMS of a layer's output, W·x: flat in width (|s| ≤ tolerance) for the embedding
-  and the hidden kinds at every step including step 0 (init); for the readout's logits and the
-  attention logits only *growth* is a failure (s ≤ tolerance): muP lets their init part vanish
-  (∝ width^-1/2 with a 1/m readout multiplier and 1/head_dim attention scale);
+  and the hidden kinds (experts included) at every step including step 0 (init); for the readout's
+  logits, the router's logits and the attention logits only *growth* is a failure (s ≤ tolerance): muP
+  lets their init part vanish (∝ width^-1/2 with a 1/m readout multiplier or a 1/fan_in init, and a
+  1/head_dim attention scale);
 * ``update`` — the RMS of the update's contribution ΔW·x = (W_t − W_0)·x at steps ≥ 2: flat in width
   for every matrix kind (the readout's through the logits, so its multiplier counts).
 
@@ -30,12 +31,17 @@ import math
 from dataclasses import dataclass, field
 
 # measured kinds, in report order; "attn_logits" is the q·k·scale of every scaled_dot_product_attention call
-COORD_KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out", "embedding", "output", "attn_logits")
+# (a mixture of experts: each expert's and the shared experts' matrices, their RMS averaged over the experts
+# and layers that saw tokens this step, and the router's logits, its multiplier included)
+COORD_KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out", "expert_in", "expert_out", "shared_in", "shared_out",
+               "router", "embedding", "output", "attn_logits")
 # ΔW·x is judged from the second update on: step 0 has none, and the first is Adam's sign-like step whose
 # alignment with a fresh batch is still building at small widths (slope -0.26 at step 1 on the correct
 # example model at widths 32-256, -0.13 at step 2, under -0.1 from step 3)
 FIRST_JUDGED_UPDATE = 2
-ONE_SIDED_ACTIVATION = frozenset({"output", "attn_logits"})  # may vanish at init under muP; growth fails
+# may vanish at init under muP; growth fails. The router is readout-like (a finite fan-out; class output):
+# under muP its init std ∝ 1/fan_in (rules/mup-moe.yaml) makes its logits at init shrink as width^-1/2.
+ONE_SIDED_ACTIVATION = frozenset({"output", "router", "attn_logits"})
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,14 @@ def choose_device(opts) -> str:
     return device
 
 
-def cpu_flops(window: float = 0.05, warmup: float = 0.1) -> float:
-    """The fp32 matmul rate this CPU gives right now at a training-like size, after a warm-up (a cold
-    thread pool reads 10× low)."""
+def cpu_flops(window: float = 0.05, warmup: float = 0.1, dtype=None) -> float:
+    """The fp32 (or ``dtype``) matmul rate this CPU gives right now at a training-like size, after a
+    warm-up (a cold thread pool reads 10× low)."""
     import time
 
     import torch
 
-    a, b = torch.randn(256, 512), torch.randn(512, 512)
+    a, b = torch.randn(256, 512, dtype=dtype), torch.randn(512, 512, dtype=dtype)
     started = time.perf_counter()
     while time.perf_counter() - started < warmup:
         torch.mm(a, b)
@@ -61,7 +61,7 @@ def choose_cpu_threads(say) -> float:
     return sorted(multi)[1]
 
 
-def cpu_step_overhead(rung, settings, corpus, rate: float, vocab: int) -> float:
+def cpu_step_overhead(rung, settings, corpus, rate: float, vocab: int, bf16_rate: float | None = None) -> float:
     """The fixed cost of a training step on this CPU, beyond its FLOPs: twice twelve steps of the narrowest
     rung (the first six of each warm up and are not timed; the faster run counts), less their FLOPs at the
     measured matmul rate ``rate``."""
@@ -73,7 +73,8 @@ def cpu_step_overhead(rung, settings, corpus, rate: float, vocab: int) -> float:
         return ladder.CPU_STEP_OVERHEAD_PER_LAYER_S * depth
     step = settings.batch * settings.seq_len / max(rates)  # the faster of two: a burst of other work is not the CPU
     flops = ladder.rung_cost(rung, vocab, settings.batch, settings.seq_len, 1, False, None, 0, rate).flops_per_step
-    return max(0.0, step - flops / (rate * ladder.CPU_TRAIN_EFFICIENCY))
+    muon = ladder.muon_flops_per_step(rung.resolved) / (bf16_rate or rate)  # Muon's own, counted apart
+    return max(0.0, step - flops / (rate * ladder.CPU_TRAIN_EFFICIENCY) - muon)
 
 
 def capacity(device: str) -> tuple[float, float | None, str]:
@@ -120,6 +121,7 @@ class Setup:
     where: str
     cpu_flops: float | None
     overhead: float | None = None
+    cpu_bf16_flops: float | None = None  # measured when Muon trains some kinds (its Newton–Schulz runs in bf16)
 
     @property
     def on_gpu(self) -> bool:
@@ -127,7 +129,7 @@ class Setup:
 
     def cost(self, rung, steps: int, checkpoints: int):
         return ladder.rung_cost(rung, self.vocab, self.batch, self.seq_len, steps, self.on_gpu, self.peak,
-                                checkpoints, self.cpu_flops, self.overhead)
+                                checkpoints, self.cpu_flops, self.overhead, self.cpu_bf16_flops)
 
 
 def batching(opts, on_gpu: bool, world: int) -> tuple[int, int]:
@@ -167,9 +169,15 @@ def setup(loaded, opts, source, say) -> Setup:
     from recipec.verify.train import RunSettings
 
     rung = ladder.plan(loaded, opts.size, [first], opts.depth)[0]
+    bf16 = None
+    if rung.resolved.muon is not None:
+        import torch
+
+        bf16 = cpu_flops(dtype=torch.bfloat16)
+        say(f"  Muon's Newton–Schulz runs in bfloat16: matmul at {bf16 / 1e9:.2f} GFLOP/s here")
     corpus = corpus_for(opts, recipe.model.vocab_size, seq_len, 1 << 20)
     settings = RunSettings(steps=12, warmup_steps=1, batch=batch, seq_len=seq_len, checkpoints=[6, 12], device="cpu",
                            compression=1.0, seed=opts.seed, vocab_size=corpus.vocab_size, progress=False,
                            micro_batches=micro, source=source)
-    overhead = cpu_step_overhead(rung, settings, corpus, rate, vocab)
-    return Setup(**{**setup.__dict__, "overhead": overhead})
+    overhead = cpu_step_overhead(rung, settings, corpus, rate, vocab, bf16)
+    return Setup(**{**setup.__dict__, "overhead": overhead, "cpu_bf16_flops": bf16})

@@ -18,7 +18,10 @@ can import its siblings). The protocol:
   names, ``nn.Embedding``, the declared readout), refined by ``--kind-map REGEX=KIND`` on the command
   line or a ``recipec_kind_map`` dict attribute on the returned module (the same ``overrides``);
 * the AdamW groups are ``recipec.torch.param_groups(model, resolved)`` — one per kind, LR, coupled
-  weight decay (× the run's time compression) and eps as the recipe resolves them for that kind.
+  weight decay (× the run's time compression) and eps as the recipe resolves them for that kind; a kind
+  the recipe trains with Muon gets a torch.optim.Muon group instead (``recipec.verify.train.kind_hyper``:
+  its own LR and coupled weight decay, Muon's momentum, Nesterov, Newton–Schulz steps, eps, adjust_lr),
+  which needs every parameter of that kind to be a 2-D matrix.
 
 Under torchrun the model is sharded with FSDP2: one unit per child of the first ``nn.ModuleList`` (the
 repeated blocks), then the root.
@@ -121,12 +124,13 @@ class ModelSource:
         import torch
 
         from recipec.verify.model import Decoder, classify
-        from recipec.verify.train import param_groups
+        from recipec.verify.train import kind_hyper, muon_group, param_groups
 
         if self.factory is None:
             model = Decoder(cfg).to(device)
             kinds = {n: classify(n, p)[1] for n, p in model.named_parameters()}
-            return Built(model, kinds, lambda: param_groups(model, hyper, resolved.optimizer.betas, resolved),
+            return Built(model, kinds, lambda: param_groups(model, hyper, resolved.optimizer.betas, resolved,
+                                                            compression),
                          "reference LLaMA-style decoder (recipec.verify.model)")
         from recipec.torch import UnclassifiedParameterError, classify_kinds
         from recipec.torch import param_groups as kind_groups
@@ -148,12 +152,25 @@ class ModelSource:
         except (UnclassifiedParameterError, ValueError) as e:
             raise OptionError("kind_map", f"{self.name}: {e}") from None
 
+        muon = {k for k, h in kind_hyper(resolved, compression).items() if h.optimizer == "muon"}
+        flat = [n for n, kind in kinds.items() if kind in muon and dict(model.named_parameters())[n].ndim != 2]
+        if flat:
+            raise OptionError("model", f"{self.name}: the recipe trains {', '.join(sorted(muon))} with Muon, which "
+                                       f"takes 2-D matrices only (torch.optim.Muon), but {flat[0]} has "
+                                       f"{dict(model.named_parameters())[flat[0]].ndim} dimensions")
+
         def make_groups() -> list[dict]:
-            groups = kind_groups(model, resolved, overrides=overrides)
-            for g in groups:  # the run's time compression, as for the reference model
-                g["weight_decay"] *= compression
+            groups = []
+            hyper_of = kind_hyper(resolved, compression)
+            for g in kind_groups(model, resolved, overrides=overrides):
+                if g["name"] in muon:  # Muon's own numbers and group, as for the reference model
+                    groups.append(muon_group(g["params"], hyper_of[g["name"]], g["name"]))
+                    continue
+                g["weight_decay"] *= compression  # the run's time compression, as for the reference model
                 for key in ("param_names", "lowered", "cls"):
                     g.pop(key, None)
+                g["optimizer"] = "adamw"
+                groups.append(g)
             return groups
 
         return Built(model, kinds, make_groups, f"user model {self.name}")

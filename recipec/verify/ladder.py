@@ -25,11 +25,26 @@ MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 200, 1000, 600
 class Rung:
     width: int
     resolved: Resolved
+    moe: object = None  # the recipe's model.moe (router score, aux loss coefficient), for the reference model
 
     @property
     def tau(self) -> float | None:
-        """AdamW timescale 1/(η·λ) in steps of the hidden class, coupled form, as resolved."""
-        return self.resolved.derived.adamw_timescale_steps
+        """Timescale 1/(η·λ) in steps of the hidden matrices, coupled form, as resolved: the hidden class's
+        AdamW one, or when Muon trains hidden kinds the slowest of theirs (w ← w·(1 − η·λ) there too)."""
+        return hidden_timescale(self.resolved)
+
+
+def hidden_timescale(resolved: Resolved) -> float | None:
+    """τ = 1/(η·λ) of the hidden matrices as resolved (see ``Rung.tau``); None without weight decay."""
+    from recipec.kinds import KIND_CLASS
+    from recipec.resolved import adamw_timescale, convert_weight_decay
+
+    muon = [(k.lr.value, convert_weight_decay(k.weight_decay.value, k.lr.value, resolved.muon.wd_convention,
+                                               "coupled"))
+            for name, k in resolved.kinds.items() if k.optimizer == "muon" and KIND_CLASS[name] == "hidden"]
+    if not muon:
+        return resolved.derived.adamw_timescale_steps
+    return max((t for t in (adamw_timescale(lr, wd) for lr, wd in muon) if t is not None), default=None)
 
 
 def auto_widths(proxy_width: int, target_width: int, rungs: int = 4) -> list[int]:
@@ -90,7 +105,7 @@ def plan(loaded, size: str, widths: list[int], depth: int) -> list[Rung]:
                         rulesets=rulesets)
         except RecipecError as e:
             raise OptionError("widths", [f"ladder rung width {w}: {d.message}" for d in e.diagnostics]) from None
-        rungs.append(Rung(w, r))
+        rungs.append(Rung(w, r, recipe.model.moe))
     return rungs
 
 
@@ -175,10 +190,35 @@ class RungCost:
 
 
 def _matrix_shapes(s, vocab_size: int) -> list[tuple[int, int]]:
+    """Every matrix σ is estimated on (a mixture of experts: the router, each expert's three, the shared's)."""
     q, kv = s.heads * s.head_dim, s.kv_heads * s.head_dim
-    block = [(s.width, q), (s.width, kv), (s.width, kv), (q, s.width), (s.width, s.ffn_hidden),
-             (s.width, s.ffn_hidden), (s.ffn_hidden, s.width)]
+    block = [(s.width, q), (s.width, kv), (s.width, kv), (q, s.width)]
+    if getattr(s, "num_experts", 0):
+        fe, fs = s.expert_ffn_hidden, s.shared_experts * s.expert_ffn_hidden
+        block += [(s.num_experts, s.width)] + [(s.width, fe), (s.width, fe), (fe, s.width)] * s.num_experts
+        block += [(s.width, fs), (s.width, fs), (fs, s.width)] if fs else []
+    else:
+        block += [(s.width, s.ffn_hidden), (s.width, s.ffn_hidden), (s.ffn_hidden, s.width)]
     return block * s.depth + [(vocab_size, s.width)] * (1 if s.tied_embeddings else 2)
+
+
+# matrices of a kind per block (gate and up are two mlp_in / expert_in / shared_in matrices)
+_PER_BLOCK = {"q": 1, "k": 1, "v": 1, "o": 1, "mlp_in": 2, "mlp_out": 1, "shared_in": 2, "shared_out": 1, "router": 1}
+
+
+def muon_flops_per_step(resolved) -> float:
+    """FLOPs of torch.optim.Muon's Newton–Schulz iterations in one step: per Muon matrix (r ≤ c its sides)
+    ns_steps × (X·Xᵀ: 2r²c, A·A: 2r³, B·X: 2r²c). torch runs them in bfloat16 (``_muon.py``)."""
+    from recipec.kinds import matrix_rows_cols
+
+    if resolved.muon is None:
+        return 0.0
+    s, total = resolved.shape, 0.0
+    for kind in resolved.muon.kinds:
+        count = {"expert_in": 2 * s.num_experts, "expert_out": s.num_experts}.get(kind, _PER_BLOCK.get(kind, 1))
+        r, c = sorted(matrix_rows_cols(kind, s))
+        total += s.depth * count * resolved.muon.ns_steps * (4 * r * r * c + 2 * r ** 3)
+    return total
 
 
 def cpu_sigma_seconds(s, vocab_size: int, flops: float) -> float:
@@ -193,7 +233,7 @@ def cpu_sigma_seconds(s, vocab_size: int, flops: float) -> float:
 
 def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int, on_gpu: bool,
               peak_flops: float | None, checkpoints: int = 0, cpu_flops: float | None = None,
-              cpu_step_overhead: float | None = None) -> RungCost:
+              cpu_step_overhead: float | None = None, cpu_bf16_flops: float | None = None) -> RungCost:
     """Memory and time of a rung of the reference model.
 
     Memory follows ``recipec.estimate`` with eager kernels (checked against measured CPU peaks by
@@ -202,7 +242,10 @@ def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int,
     and the optimizer step (gradients; on a CPU the multi-tensor AdamW's temporary of its largest group).
     Time: the steps, at an assumed MFU or the launch floor on a GPU, plus σ at ``checkpoints`` + 1 points;
     on a CPU from ``cpu_flops`` (the matmul rate verify measures before planning) and ``cpu_step_overhead``
-    (the fixed cost of a step, measured on a few steps of the narrowest rung), else the constants above."""
+    (the fixed cost of a step, measured on a few steps of the narrowest rung), else the constants above.
+    Muon's Newton–Schulz iterations (:func:`muon_flops_per_step`, in bfloat16) count at the GPU's rate, and
+    on a CPU at ``cpu_bf16_flops`` (measured: a CPU without bfloat16 instructions runs them ~20× slower
+    than float32), else the fp32 rate."""
     from recipec.estimate import Memory, final_norm_elements, layer_activation_elements
     from recipec.shape import Shape
 
@@ -220,14 +263,15 @@ def rung_cost(rung: Rung, vocab_size: int, batch: int, seq_len: int, steps: int,
                     activations_checkpointed=activations, logits=12 * tokens * vocab_size,
                     optimizer_step=step_temporaries, persistent_gradients=False).total
     flops = shape.flops_per_token() * tokens
+    muon = muon_flops_per_step(rung.resolved)
     if on_gpu and peak_flops:
-        step_seconds = max(flops / (peak_flops * ASSUMED_GPU_MFU), GPU_STEP_FLOOR_PER_LAYER_S * s.depth)
-        matrices = s.depth * 7 + (1 if s.tied_embeddings else 2)  # q k v o gate up down; embedding, output
+        step_seconds = max((flops + muon) / (peak_flops * ASSUMED_GPU_MFU), GPU_STEP_FLOOR_PER_LAYER_S * s.depth)
+        matrices = len(_matrix_shapes(s, vocab_size))  # q k v o gate up down (or the experts'); embedding, output
         sigma_seconds = (checkpoints + 1) * matrices * GPU_SIGMA_SECONDS_PER_MATRIX
     else:
         rate = cpu_flops or ASSUMED_CPU_FLOPS
         overhead = CPU_STEP_OVERHEAD_PER_LAYER_S * s.depth if cpu_step_overhead is None else cpu_step_overhead
-        step_seconds = flops / (rate * CPU_TRAIN_EFFICIENCY) + overhead
+        step_seconds = flops / (rate * CPU_TRAIN_EFFICIENCY) + overhead + muon / (cpu_bf16_flops or rate)
         sigma_seconds = (checkpoints + 1) * cpu_sigma_seconds(s, vocab_size, rate)
     return RungCost(width=s.width, params=n, memory_bytes=memory, flops_per_step=flops,
                     seconds=steps * step_seconds + sigma_seconds)

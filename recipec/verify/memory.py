@@ -38,25 +38,28 @@ def measure(recipe: str, size: str, micro_batch: int, sets: list[str], steps: in
     from recipec.estimate import estimate
     from recipec.load import load_recipe
     from recipec.transfer import resolve_loaded
-    from recipec.verify.model import Decoder
+    from recipec.verify.model import Decoder, logits_and_aux
     from recipec.verify.spec import model_config
-    from recipec.verify.train import class_hyper, param_groups
+    from recipec.verify.train import Optimizers, class_hyper, param_groups
 
     loaded = load_recipe(recipe, sets=sets)
     resolved = resolve_loaded(loaded, size)
     seq = resolved.shape.seq_len
-    cfg = model_config(resolved, resolved.shape.vocab_size, seq)
+    cfg = model_config(resolved, resolved.shape.vocab_size, seq, loaded.recipe.model.moe)
     torch.manual_seed(0)
     before = _rss()
     model = Decoder(cfg)
-    optimizer = torch.optim.AdamW(param_groups(model, class_hyper(resolved, 1.0), resolved.optimizer.betas),
-                                  foreach=True)
+    optimizer = Optimizers(param_groups(model, class_hyper(resolved, 1.0), resolved.optimizer.betas, resolved, 1.0),
+                           torch.device("cpu"))
 
     def step(batch: int, length: int) -> None:
         tokens = torch.randint(0, cfg.vocab_size, (batch, length + 1))
         optimizer.zero_grad(set_to_none=True)
-        logits = model(tokens[:, :-1]).float()
+        logits, aux = logits_and_aux(model, model, tokens[:, :-1])
+        logits = logits.float()
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
+        if aux is not None:
+            loss = loss + aux
         del logits
         loss.backward()
         optimizer.step()

@@ -23,6 +23,20 @@ class ClassHyper(_M):
     init_std: float | None
 
 
+class KindHyper(_M):
+    """What trains one parameter kind at a rung: its optimizer and that optimizer's numbers, in torch's form."""
+    optimizer: Literal["adamw", "muon"]  # torch.optim.AdamW (the recipe's main optimizer) or torch.optim.Muon
+    lr: float
+    weight_decay: float  # coupled (torch AdamW and Muon: w -= lr·wd·w), after time compression
+    weight_decay_resolved: float  # coupled, as the recipe resolves it at this width
+    eps: float  # AdamW's eps, or Muon's Newton–Schulz eps
+    init_std: float | None
+    momentum: float | None = None  # Muon only (AdamW's betas are the recipe's)
+    nesterov: bool | None = None
+    ns_steps: int | None = None
+    adjust_lr: Literal["original", "match_rms_adamw"] | None = None  # torch.optim.Muon adjust_lr_fn
+
+
 class RungReport(_M):
     width: int
     heads: int
@@ -31,7 +45,7 @@ class RungReport(_M):
     params: int
     hyper: dict[str, ClassHyper]
     multipliers: dict[str, float]
-    tau_steps: float | None  # AdamW timescale 1/(η·λ) of the hidden class, after compression
+    tau_steps: float | None  # timescale 1/(η·λ) of the hidden matrices (their Muon kinds' slowest when Muon trains them), after compression
     tau_steps_resolved: float | None
     steps: int
     final_loss: float | None
@@ -50,6 +64,8 @@ class RungReport(_M):
     memory_peak_bytes: float | None = None  # measured on a GPU (torch.cuda.max_memory_allocated); None on a CPU
     sigma_seconds: float | None = None  # of ``seconds``, the time spent estimating σ at the checkpoints
     time_reestimate_seconds: float | None = None  # re-estimated from the rung's first timed steps
+    kind_hyper: dict[str, KindHyper] | None = None  # every kind present -> its optimizer and numbers
+    aux_loss: float | None = None  # mixture of experts: the load-balancing loss (× coeff) at the last checkpoint
 
 
 class KindReport(_M):  # the verdict on one kind's σ across the ladder (recipec.verify.verdict.judge_kind)

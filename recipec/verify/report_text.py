@@ -25,6 +25,24 @@ def table(report: VerifyReport) -> str:
     return "\n".join(lines)
 
 
+def kind_hyper_table(report: VerifyReport) -> list[str]:
+    """Markdown: what trained every kind at each rung (optimizer, LR, coupled WD as run, eps, init std)."""
+    rungs = [r for r in report.rungs if r.kind_hyper]
+    if not rungs:
+        return []
+    lines = ["", "| kind | optimizer | " + " | ".join(f"LR / WD (run) @ {r.width}" for r in rungs) + " | eps | init std @ "
+             f"{rungs[-1].width} |", "|---|---|" + "---|" * (len(rungs) + 2)]
+    for kind, h in rungs[-1].kind_hyper.items():
+        opt = h.optimizer if h.optimizer != "muon" else (
+            f"muon (momentum {h.momentum:g}{', nesterov' if h.nesterov else ''}, {h.ns_steps} NS steps, "
+            f"adjust_lr {h.adjust_lr})")
+        cells = [f"{r.kind_hyper[kind].lr:.4g} / {r.kind_hyper[kind].weight_decay:.4g}" if kind in r.kind_hyper
+                 else "-" for r in rungs]
+        init = f"{h.init_std:.4g}" if h.init_std is not None else "-"
+        lines.append(f"| {kind} | {opt} | " + " | ".join(cells) + f" | {h.eps:.3g} | {init} |")
+    return lines
+
+
 def terminal(report: VerifyReport) -> str:
     c = report.compression
     out = [
@@ -146,8 +164,8 @@ def markdown(report: VerifyReport) -> str:
                      + (f" (leans {k.provisional})" if k.provisional else "") + " |")
     lines += ["", "| width | params | hidden LR | hidden WD (run) | τ steps (run) | final loss | tokens/s | MFU | "
               "memory GiB (planned / peak) |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in report.rungs:
-        h = r.hyper["hidden"]
+    for r in report.rungs:  # the hidden class's representative kind, q: its Muon numbers where Muon trains it
+        h = r.kind_hyper["q"] if r.kind_hyper and "q" in r.kind_hyper else r.hyper["hidden"]
         tau = f"{r.tau_steps:.0f}" if r.tau_steps is not None else "-"
         loss = f"{r.final_loss:.4f}" if r.final_loss is not None else "-"
         mfu = f"{r.mfu:.1%}" if r.mfu is not None else "-"
@@ -155,9 +173,12 @@ def markdown(report: VerifyReport) -> str:
         peak = f"{r.memory_peak_bytes / 2**30:.2f}" if r.memory_peak_bytes is not None else "-"
         lines.append(f"| {r.width} | {r.params:,} | {h.lr:.4g} | {h.weight_decay:.4g} | {tau} | {loss} | "
                      f"{r.tokens_per_second:,.0f} | {mfu} | {planned} / {peak} |")
+    lines += kind_hyper_table(report)
     lines.append("")
-    lines.append("Embedding and output matrices are reported for information; the verdict judges the "
-                 "matrix-like kinds (q, k, v, o, MLP in/out), which the width rule is about.")
+    lines.append("Embedding, output and router matrices are reported for information; the verdict judges the "
+                 "matrix-like kinds (q, k, v, o, MLP in/out, and a mixture of experts' expert and shared-expert "
+                 "in/out), which the width rule is about. An expert kind's σ is the mean over its experts' "
+                 "matrices (each its own 2-D weight) and the layers.")
     if report.coord is not None:
         lines += ["", coord_markdown(report.coord).rstrip("\n")]
     return "\n".join(lines) + "\n"

@@ -28,6 +28,10 @@ ASSUMPTION = ("Assumes σ_top ∝ √(η/λ)·d^a at steady state (Fan et al. 20
               "λ scales every rung's σ alike and leaves the ratios across widths, which the verdict judges, "
               "unchanged; it shortens the AdamW timescale τ = 1/(η·λ) so that a short run reaches steady state.")
 
+MUON_ASSUMPTION = (" Muon decays its matrices the same way (w ← w·(1 − η·λ) − η·s·O, torch.optim.Muon): their steady "
+                   "σ is about s/λ when the updates align and s·√(η/(2λ)) when they random-walk, so the common factor "
+                   "on λ again scales every rung's σ alike; τ is then the slowest Muon kind's 1/(η·λ).")
+
 DEFAULT_CPU_BUDGET_MINUTES = 5.0  # a plan estimated beyond this is refused on a CPU unless --budget says more
 
 
@@ -241,7 +245,7 @@ def _report(loaded, opts, source, s: devices.Setup, plan: Plan, corpus, warmup, 
         steps=plan.steps, warmup_steps=warmup, seed=opts.seed,
         schedule=f"linear warmup over {warmup} steps, then constant LR",
         compression=Compression(factor=plan.factor, chosen=plan.chosen, timescales_reached=plan.reached,
-                                assumption=ASSUMPTION),
+                                assumption=ASSUMPTION + (MUON_ASSUMPTION if plan.rungs[0].resolved.muon else "")),
         tolerance=opts.tolerance, rungs=reports, kinds=kinds, verdict=verdict, reasons=reasons, model=source.name,
         coord=coord,
     )

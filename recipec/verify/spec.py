@@ -36,6 +36,18 @@ class ModelConfig:
     embedding_multiplier: float
     output_multiplier: float
     init_std: dict[str, float]  # matrix kind (q, …, embedding, output) -> std of its normal init
+    # mixture of experts (num_experts 0: a dense SwiGLU MLP in every block); the recipe's model.moe
+    num_experts: int = 0
+    top_k: int = 0
+    expert_ffn_hidden: int = 0
+    shared_experts: int = 0
+    router_score: str = "softmax"  # softmax | sigmoid
+    aux_loss_coeff: float = 0.0
+    router_multiplier: float = 1.0  # on the router's logits (Resolved.multipliers.router_multiplier; 1 when unset)
+
+    @property
+    def moe(self) -> bool:
+        return self.num_experts > 0
 
 
 @dataclass(frozen=True)
@@ -50,12 +62,23 @@ class RungSpec(ModelConfig):
     resolved: Any = field(repr=False, compare=False, default=None)
 
 
-def model_config(resolved, vocab_size: int, seq_len: int) -> ModelConfig:
+def model_config(resolved, vocab_size: int, seq_len: int, moe=None) -> ModelConfig:
     """The reference model's config of a rung: its Resolved shape (``norm_eps`` and ``rope_theta``
     included), multipliers and the init std of every matrix kind (``Resolved.kind_coupled``: its
-    class's, or the kind's own where its fan-in ratio gives it another)."""
+    class's, or the kind's own where its fan-in ratio gives it another). A mixture-of-experts shape also
+    reads ``resolved.moe`` (the router's score function and the auxiliary loss coefficient); ``moe``
+    (anything with those two fields) overrides it."""
     s, m = resolved.shape, resolved.multipliers
-    return ModelConfig(
+    routing = {}
+    moe = moe if moe is not None else getattr(resolved, "moe", None)
+    if s.moe:
+        if moe is None:
+            raise ValueError("a mixture-of-experts rung needs the recipe's model.moe (router_score, aux_loss_coeff)")
+        rm = m.router_multiplier
+        routing = {"num_experts": s.num_experts, "top_k": s.top_k, "expert_ffn_hidden": s.expert_ffn_hidden,
+                   "shared_experts": s.shared_experts, "router_score": moe.router_score,
+                   "aux_loss_coeff": moe.aux_loss_coeff, "router_multiplier": 1.0 if rm is None else rm.value}
+    return ModelConfig(**routing,
         width=s.width, depth=s.depth, heads=s.heads, kv_heads=s.kv_heads, head_dim=s.head_dim,
         ffn_hidden=s.ffn_hidden, vocab_size=vocab_size, seq_len=seq_len, tied_embeddings=s.tied_embeddings,
         norm=s.norm, norm_eps=s.norm_eps, qk_norm=s.qk_norm, bias=s.bias, rope_theta=s.rope_theta,

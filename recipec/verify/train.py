@@ -19,14 +19,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from recipec.kinds import PARAM_CLASSES
-from recipec.resolved import adamw_timescale
+from recipec.kinds import KIND_CLASS, PARAM_CLASSES, present
+from recipec.resolved import adamw_timescale, convert_weight_decay
 from recipec.verify.data import Batches
 from recipec.verify.distributed import Dist, shard
 from recipec.verify.factory import ModelSource
-from recipec.verify.model import classify
+from recipec.verify.model import classify, logits_and_aux
+from recipec.verify.options import OptionError
 from recipec.verify.probe import SigmaProbe
-from recipec.verify.report import ClassHyper, RungReport
+from recipec.verify.report import ClassHyper, KindHyper, RungReport
 from recipec.verify.spec import ModelConfig, model_config
 
 
@@ -59,26 +60,102 @@ def class_hyper(resolved, compression: float) -> dict[str, ClassHyper]:
     return out
 
 
-def param_groups(model, hyper: dict[str, ClassHyper], betas, resolved=None) -> list[dict]:
+def kind_hyper(resolved, compression: float) -> dict[str, KindHyper]:
+    """Every kind present at this rung: the optimizer that trains it and its numbers in torch's coupled form
+    (λ × the common time-compression factor). Muon kinds (``Resolved.kinds[k].optimizer == "muon"``) take
+    their own LR and weight decay, converted from ``Resolved.muon.wd_convention``, and Muon's momentum,
+    Nesterov flag, Newton–Schulz steps and eps and ``adjust_lr``; the rest are the main optimizer's, trained
+    by torch.optim.AdamW as the dense recipes are."""
+    out = {}
+    for kind in present(resolved.shape):
+        k, c = resolved.kinds.get(kind), resolved.kind_coupled(kind)
+        if k is not None and k.optimizer == "muon":
+            mu = resolved.muon
+            wd = convert_weight_decay(k.weight_decay.value, k.lr.value, mu.wd_convention, "coupled")
+            out[kind] = KindHyper(optimizer="muon", lr=k.lr.value, weight_decay=wd * compression,
+                                  weight_decay_resolved=wd, eps=mu.eps, init_std=c.init_std, momentum=mu.momentum,
+                                  nesterov=mu.nesterov, ns_steps=mu.ns_steps, adjust_lr=mu.adjust_lr)
+        else:
+            out[kind] = KindHyper(optimizer="adamw", lr=c.lr, weight_decay=c.weight_decay * compression,
+                                  weight_decay_resolved=c.weight_decay, eps=c.eps, init_std=c.init_std)
+    return out
+
+
+def hidden_timescale(kinds: dict[str, KindHyper], hyper: dict[str, ClassHyper]) -> float | None:
+    """τ = 1/(η·λ) of the hidden matrices in steps, λ as the run applies it: the hidden class's (AdamW), or,
+    when Muon trains hidden kinds, the slowest of theirs (Muon decays the same way: w ← w·(1 − η·λ))."""
+    muon = [adamw_timescale(h.lr, h.weight_decay) for k, h in kinds.items()
+            if h.optimizer == "muon" and KIND_CLASS[k] == "hidden"]
+    if muon:
+        return max((t for t in muon if t is not None), default=None)
+    return adamw_timescale(hyper["hidden"].lr, hyper["hidden"].weight_decay)
+
+
+def muon_group(params: list, h: KindHyper, name: str) -> dict:
+    """A torch.optim.Muon parameter group of one kind."""
+    return {"params": params, "lr": h.lr, "weight_decay": h.weight_decay, "momentum": h.momentum,
+            "nesterov": h.nesterov, "ns_steps": h.ns_steps, "eps": h.eps, "adjust_lr_fn": h.adjust_lr,
+            "name": name, "optimizer": "muon"}
+
+
+def param_groups(model, hyper: dict[str, ClassHyper], betas, resolved=None, compression: float | None = None
+                 ) -> list[dict]:
     """One AdamW group per class; with ``resolved``, a matrix kind whose numbers differ from its class's
-    (``Resolved.kinds``) gets its own group, as the compiled configs give it (λ × the class's compression)."""
+    (``Resolved.kinds``) gets its own group, as the compiled configs give it (λ × ``compression``, by default
+    the class's), and a kind Muon trains its own Muon group (``optimizer: "muon"``; :class:`Optimizers`)."""
     members: dict[str, list] = {}
     for name, p in model.named_parameters():
         cls, kind = classify(name, p)
-        own = resolved is not None and kind in resolved.kinds and any(
-            getattr(resolved.kinds[kind], hp) is not None for hp in ("lr", "weight_decay", "eps", "init_std"))
+        own = resolved is not None and kind in resolved.kinds and (resolved.kinds[kind].optimizer == "muon" or any(
+            getattr(resolved.kinds[kind], hp) is not None for hp in ("lr", "weight_decay", "eps", "init_std")))
         members.setdefault((cls, kind if own else cls), []).append(p)
     groups = []
     for (cls, key), params in sorted(members.items(), key=lambda kv: (PARAM_CLASSES.index(kv[0][0]), kv[0][1])):
         h = hyper[cls]
         lr, wd, eps = h.lr, h.weight_decay, h.eps
         if key != cls:
-            k = resolved.kind_coupled(key)
-            compression = h.weight_decay / h.weight_decay_resolved if h.weight_decay_resolved else 1.0
-            lr, wd, eps = k.lr, k.weight_decay * compression, k.eps
+            factor = compression if compression is not None else (
+                h.weight_decay / h.weight_decay_resolved if h.weight_decay_resolved else 1.0)
+            k = kind_hyper(resolved, factor)[key]
+            if k.optimizer == "muon":
+                groups.append(muon_group(params, k, key))
+                continue
+            lr, wd, eps = k.lr, k.weight_decay, k.eps
         groups.append({"params": params, "lr": lr, "weight_decay": wd, "eps": eps, "betas": tuple(betas),
-                       "name": key})
+                       "name": key, "optimizer": "adamw"})
     return groups
+
+
+class Optimizers:
+    """torch.optim.AdamW over the AdamW groups and torch.optim.Muon over the Muon groups (``optimizer``
+    key), zeroed and stepped together; ``schedule`` (a multiplier of the step, as ``LambdaLR`` takes) scales
+    both optimizers' LRs alike."""
+
+    def __init__(self, groups: list[dict], device: torch.device, schedule=None):
+        adam = [g for g in groups if g.get("optimizer", "adamw") != "muon"]
+        muon = [g for g in groups if g.get("optimizer") == "muon"]
+        self.parts: list[torch.optim.Optimizer] = []
+        if adam:
+            self.parts.append(torch.optim.AdamW(adam, **({"fused": True} if device.type == "cuda" else {"foreach": True})))
+        if muon:
+            self.parts.append(torch.optim.Muon(muon))
+        self.schedulers = [] if schedule is None else [
+            torch.optim.lr_scheduler.LambdaLR(o, schedule) for o in self.parts]
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [g for o in self.parts for g in o.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for o in self.parts:
+            o.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        """One step of every optimizer, then of every LR schedule."""
+        for o in self.parts:
+            o.step()
+        for s in self.schedulers:
+            s.step()
 
 
 def _device_peak(device: torch.device) -> float | None:
@@ -115,15 +192,16 @@ def clip_gradients(params, max_norm: float, dist: Dist | None = None) -> torch.T
 
 @dataclass
 class Trainer:
-    """What a rung trains: the model (sharded under ``dist``), its forward (compiled or not), the AdamW
-    optimizer and warm-up schedule, and the kind of every parameter."""
+    """What a rung trains: the model (sharded under ``dist``), its forward (compiled or not), the optimizers
+    (AdamW, and Muon where the recipe gives it kinds) with their warm-up schedule, the kind of every
+    parameter and every kind's optimizer and numbers."""
 
     cfg: ModelConfig
     hyper: dict[str, ClassHyper]
+    kinds: dict[str, KindHyper]
     model: torch.nn.Module
     forward: object
-    optimizer: torch.optim.Optimizer
-    scheduler: object
+    optimizer: Optimizers
     kind_of: dict[str, str]
     params: list  # every parameter (after sharding), for gradient clipping
     z_loss: float
@@ -133,7 +211,7 @@ class Trainer:
 def build_trainer(rung, settings: RunSettings, device: torch.device, dist: Dist | None = None) -> Trainer:
     """The model stage: build the rung's model from the same seed on every rank, shard it, group it."""
     resolved = rung.resolved
-    cfg = model_config(resolved, settings.vocab_size, settings.seq_len)
+    cfg = model_config(resolved, settings.vocab_size, settings.seq_len, rung.moe)
     torch.manual_seed(settings.seed)
     if device.type == "cuda":  # this rung's own peak (the planner's memory estimate is checked against it)
         torch.cuda.reset_peak_memory_stats(device)
@@ -143,18 +221,22 @@ def build_trainer(rung, settings: RunSettings, device: torch.device, dist: Dist 
     if dist is not None:
         shard(model, dist)  # every rank built the same init from the same seed; keep its own shards
     forward = torch.compile(model) if settings.compile else model
-    opt_kwargs = {"fused": True} if device.type == "cuda" else {"foreach": True}
-    optimizer = torch.optim.AdamW(built.groups, **opt_kwargs)
+    groups = built.groups
+    if dist is not None and any(g.get("optimizer") == "muon" for g in groups):
+        raise OptionError("device", "Muon under torchrun is not supported by verify: torch.optim.Muon "
+                                    "orthogonalises each whole matrix, and under FSDP2 every rank holds a shard; "
+                                    "run the Muon recipe in one process")
     warm = max(1, settings.warmup_steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
-    return Trainer(cfg, hyper, model, forward, optimizer, scheduler, built.kinds, list(model.parameters()),
-                   resolved.optimizer.z_loss, resolved.optimizer.grad_clip)
+    optimizer = Optimizers(groups, device, lambda s: min(1.0, (s + 1) / warm))
+    return Trainer(cfg, hyper, kind_hyper(resolved, settings.compression), model, forward, optimizer, built.kinds,
+                   list(model.parameters()), resolved.optimizer.z_loss, resolved.optimizer.grad_clip)
 
 
 def train_step(t: Trainer, rows, settings: RunSettings, device: torch.device, loss_sum: torch.Tensor,
-               dist: Dist | None = None) -> int:
+               dist: Dist | None = None, aux_sum: torch.Tensor | None = None) -> int:
     """The step stage: one optimizer step on a global batch of token rows; adds each micro batch's loss
-    to ``loss_sum`` (on the device: no host synchronisation) and returns their count. Micro batches are
+    to ``loss_sum`` (on the device: no host synchronisation) and returns their count; a mixture of experts'
+    load-balancing loss is added to the trained loss (and to ``aux_sum``), not to ``loss_sum``. Micro batches are
     equal slices of the global batch whose gradients are summed (scaled by 1/count); under N processes
     each rank takes micro_batches/N of them (``recipec.verify.device.batching`` checks they divide) and
     FSDP averages over ranks."""
@@ -175,17 +257,20 @@ def train_step(t: Trainer, rows, settings: RunSettings, device: torch.device, lo
         batch = batch.to(device, non_blocking=True)
         x, y = batch[:, :-1], batch[:, 1:]
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            logits = t.forward(x)
+            logits, aux = logits_and_aux(t.forward, t.model, x)
         logits = logits.float()
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         total = loss + z_loss * torch.logsumexp(logits, dim=-1).pow(2).mean() if z_loss else loss
+        if aux is not None:
+            total = total + aux.float()
+            if aux_sum is not None:
+                aux_sum += aux.detach().float()
         del logits  # not kept through backward: the loss keeps what it needs (the peak is at the loss)
         (total / local_micro if local_micro > 1 else total).backward()
         loss_sum += loss.detach()
     if clip:
         clip_gradients(t.params, clip, dist)
     t.optimizer.step()
-    t.scheduler.step()
     return local_micro
 
 
@@ -197,6 +282,9 @@ class _Loop:
         self.world = 1 if dist is None else dist.world
         self.reporter = settings.reporter if settings.progress else None
         self.loss_sum = torch.zeros((), device=device)
+        self.aux_sum = torch.zeros((), device=device)  # the load-balancing loss (mixture of experts)
+        self.aux_loss: float | None = None  # its mean since the last checkpoint
+        self.has_aux = False  # set when the model has one (the same on every rank)
         self.loss_count = 0
         self.loss_curve: list[tuple[int, float]] = []
         self.first_loss: float | None = None
@@ -231,9 +319,14 @@ class _Loop:
         if self.dist is not None:  # the global mean: the mean of the ranks' means over equal shares
             self.dist.all_sum(self.loss_sum)
         mean_loss = float(self.loss_sum) / (self.loss_count * self.world)
+        if self.has_aux:
+            if self.dist is not None:
+                self.dist.all_sum(self.aux_sum)
+            self.aux_loss = float(self.aux_sum) / (self.loss_count * self.world)
         self.segments.append((step - self.last_step, time.perf_counter() - self.tick))
         self.last_step = step
         self.loss_sum.zero_()
+        self.aux_sum.zero_()
         self.loss_count = 0
         self.loss_curve.append((step, mean_loss))
         if self.first_loss is None:
@@ -268,11 +361,12 @@ def train_rung(rung, settings: RunSettings, corpus, label: str, dist: Dist | Non
     probe = SigmaProbe(t.model, t.kind_of, settings.seed, dist)
     batches = Batches(corpus, settings.batch, settings.seq_len, settings.seed)
     loop = _Loop(settings, label, device, dist)
+    loop.has_aux = bool(getattr(t.model, "has_aux_loss", False))
     sigma_seconds = probe.measure(0)  # a cold start: later checkpoints are warm-started
     loop.tick = time.perf_counter()
     checkpoints = set(settings.checkpoints)
     for step in range(1, settings.steps + 1):
-        loop.loss_count += train_step(t, batches.next(), settings, device, loop.loss_sum, dist)
+        loop.loss_count += train_step(t, batches.next(), settings, device, loop.loss_sum, dist, loop.aux_sum)
         loop.time_step(step, sigma_seconds)
         if step in checkpoints and loop.checkpoint(step, probe):
             break
@@ -284,19 +378,19 @@ def train_rung(rung, settings: RunSettings, corpus, label: str, dist: Dist | Non
 def _report(rung, settings: RunSettings, t: Trainer, probe: SigmaProbe, loop: _Loop, device) -> RungReport:
     """The rung's report: shape, hyperparameters, curves, timing and throughput."""
     cfg, tps, peak = t.cfg, loop.tokens_per_second(), _device_peak(device)
-    lr_h, wd_h = t.hyper["hidden"].lr, t.hyper["hidden"].weight_decay
     multipliers = ("output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale")
     return RungReport(
         width=cfg.width, heads=cfg.heads, head_dim=cfg.head_dim, ffn_hidden=cfg.ffn_hidden,
         params=sum(p.numel() for p in t.model.parameters()), hyper=t.hyper,
         multipliers={m: getattr(cfg, m) for m in multipliers},
-        tau_steps=adamw_timescale(lr_h, wd_h), tau_steps_resolved=rung.tau, steps=settings.steps,
+        tau_steps=hidden_timescale(t.kinds, t.hyper), tau_steps_resolved=rung.tau, steps=settings.steps,
         final_loss=loop.loss_curve[-1][1] if loop.loss_curve else None, loss_curve=loop.loss_curve,
         sigma_curve=probe.curve, sigma_per_layer=probe.per_layer, estimator_iterations=probe.iterations,
         estimator_unconverged=probe.unconverged, diverged=loop.diverged, seconds=time.perf_counter() - loop.started,
         sigma_seconds=probe.seconds, time_reestimate_seconds=loop.reestimate, tokens_per_second=tps,
         mfu=(tps * flops_per_token(cfg) / (peak * loop.world)) if peak else None,
         memory_peak_bytes=float(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None,
+        kind_hyper=t.kinds, aux_loss=loop.aux_loss,
     )
 
 

@@ -1,7 +1,9 @@
 """The verdict: do top singular values stay flat across the width ladder? Pure Python, no torch.
 
-Per measured kind (q, k, v, o, mlp_in, mlp_out — the matrix-like classes the diagnostic is about; the
-embedding and output matrices are reported but not judged): the ratio of each rung's σ to the reference
+Per measured kind (q, k, v, o, mlp_in, mlp_out, and a mixture of experts' expert_in, expert_out,
+shared_in, shared_out — the matrix-like classes the diagnostic is about; the embedding, output and
+router matrices are reported but not judged; a kind's σ is the mean over its matrices: layers, and for
+the experts every expert's own matrix, see ``recipec.verify.probe``): the ratio of each rung's σ to the reference
 rung's, and the least-squares slope of log σ against log width. A kind passes when |slope| ≤ tolerance
 and every ratio lies within [low, high]. The overall verdict is
 
@@ -20,8 +22,8 @@ import math
 
 from recipec.verify.report import KindReport, Tolerances
 
-JUDGED_KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out")
-REPORTED_KINDS = ("embedding", "output")
+JUDGED_KINDS = ("q", "k", "v", "o", "mlp_in", "mlp_out", "expert_in", "expert_out", "shared_in", "shared_out")
+REPORTED_KINDS = ("embedding", "output", "router")  # readout-like (class output) and the embedding: information
 MIN_TAU_STEPS = 20  # below this compressed AdamW timescale the weights are a memory of a few updates: no steady state
 MIN_TIMESCALES = 3.0  # the slowest rung must see this many timescales for σ to have settled
 

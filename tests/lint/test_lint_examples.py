@@ -30,7 +30,8 @@ def test_the_shipped_examples_only_exception_is_rc502_inline(repo: Path) -> None
     assert {d.code for d in lint_paths(files, LintConfig())} - {"RC405"} == set()
     for f in files:
         text = Path(f).read_text(encoding="utf-8")
-        assert text.count("# recipec: disable=") == 1 and "# recipec: disable=RC502\n" in text, f
+        # the LLaMA examples silence RC502 once, with the reason; the Muon and MoE examples need no exception
+        assert text.count("# recipec: disable=") == text.count("# recipec: disable=RC502\n") <= 1, f
 
 
 def test_bad_example_triggers_each_marked_code_at_its_line(repo: Path) -> None:

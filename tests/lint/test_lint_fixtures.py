@@ -44,9 +44,9 @@ def test_fixture(code: str, case: dict) -> None:
 
 def test_fixture_recipes_are_written_deterministically() -> None:
     cases = [case for _, case in (p.values for p in _cases())]
-    assert len(cases) == 74
+    assert len(cases) >= 74  # issue 14's 74 cases, plus the Muon / MoE cases of issue 15
     overlays = [c for c in cases if "recipe" not in c]
-    assert len(overlays) == 69
+    assert len(overlays) >= 69
     assert all(recipe_text(c) == recipe_text(c) for c in overlays[::8])
     assert recipe_text({}) == (FIXTURES / "base.yaml").read_text(encoding="utf-8")  # the base as it is
     changed = recipe_text({"set": {"sizes.big.overrides.hidden.weight_decay": 0.1}, "delete": ["sizes.big.model"]})

@@ -5,6 +5,9 @@ Under muP the gradient entries of hidden matrices shrink ∝ 1/m; a fixed ε the
 divide the hidden ε by m (and CompleteP by l^α in depth). The check fires when the width grows under a
 muP rule set and no rule scales hidden ε, and when the hidden ε reached at a size exceeds
 ``max-target-eps`` (default 1e-7): Wortsman et al. 2023 show update damping once gradient RMS nears ε.
+Only hidden matrices that Adam trains count: when Muon trains every hidden matrix (``optimizer.muon``),
+Adam's ε touches no hidden gradient and the check is quiet (Muon's own ``eps`` only guards the
+Newton–Schulz normalization).
 
 **Anti-pattern**
 
@@ -39,8 +42,8 @@ OPTIONS = {"max-target-eps": 1e-7}
 
 
 def check(ctx, options):
-    if ctx.recipe.optimizer.name not in ("adam", "adamw"):
-        return
+    if ctx.recipe.optimizer.name not in ("adam", "adamw") or not ctx.main_kinds("hidden"):
+        return  # not Adam, or Muon trains every hidden matrix
     anchor = ctx.proxy_hp_path("hidden", "eps")
     scaled = bool(ctx.power_rules("hidden", "eps", "width"))
     if ctx.is_mup() and not scaled:

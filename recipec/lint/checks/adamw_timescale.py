@@ -4,7 +4,11 @@ AdamW's weights are an exponential moving average of recent updates with timesca
 (coupled λ). Wang & Aitchison 2024 find the optimal τ as a fraction of the run (τ_epoch = τ·B/D)
 roughly constant across model and data sizes; when the target's η, λ, batch or token budget move it by
 more than 2×, the target averages over a different share of its training than the tuned proxy. Checked
-on the hidden matrices; the finding points at the hidden weight decay, the value that sets τ.
+on the hidden matrices that AdamW trains; the finding points at the hidden weight decay, the value that
+sets τ. In a Muon recipe whose hidden matrices all train with Muon there is no AdamW hidden group and
+the check is quiet: the timescale law is published for AdamW, and carrying it over to Muon (whose
+update is not AdamW-sized) is an untested assumption, so recipec does not flag Muon's τ (``recipec
+explain`` prints it).
 
 **Anti-pattern**
 
@@ -38,8 +42,8 @@ OPTIONS = {"max-ratio": 2.0}
 
 def check(ctx, options):
     p = ctx.proxy.derived.adamw_timescale_fraction
-    if p is None:
-        return
+    if p is None or not ctx.main_kinds("hidden"):
+        return  # no weight decay, or no hidden matrix trains with AdamW (Muon trains them all)
     anchor = ctx.proxy_hp_path("hidden", "weight_decay")
     for name, res in ctx.targets():
         t = res.derived.adamw_timescale_fraction

@@ -2,7 +2,11 @@
 
 Width rules say nothing about depth. Without residual-branch scaling (CompleteP, depth-muP) the
 optimal learning rate drifts with the number of blocks, so a proxy with fewer layers does not predict
-the target's. Add ``completep`` (α = 1) or depth-muP (α = 0.5), or keep the proxy's depth.
+the target's. Add ``completep`` (α = 1) or depth-muP (α = 0.5), or keep the proxy's depth. In a Muon
+recipe a depth rule for the LR made for Adam (``completep``: η ∝ l^(α-1)) acts on the main optimizer's
+kinds only: when the depth changes and no ``optimizer: muon`` rule sets the Muon kinds' LR on the depth
+axis, the check fires for them too (CompleteP's residual multiplier acts on every block, but its LR
+rule is derived for Adam).
 
 **Anti-pattern**
 
@@ -36,10 +40,18 @@ OPTIONS: dict = {}
 
 
 def check(ctx, options):
-    if ctx.power_rules(axis="depth"):
-        return
+    any_rule = bool(ctx.power_rules(axis="depth", optimizer=None))
+    muon = [k for k in ctx.muon_kinds() if not ctx.rules_for_kind(k, "lr", "depth", muon=True)]
     for name, res in ctx.targets():
-        if res.ratios["depth"] != 1:
-            yield Finding(ctx.size_path(name, "model", "depth"),
-                          f"depth changes from {res.proxy_shape.depth} to {res.shape.depth} at size '{name}' but no "
-                          f"rule set has a depth rule", hint="add completep to transfer")
+        if res.ratios["depth"] == 1:
+            continue
+        path = ctx.size_path(name, "model", "depth")
+        if not any_rule:
+            yield Finding(path, f"depth changes from {res.proxy_shape.depth} to {res.shape.depth} at size '{name}' "
+                                f"but no rule set has a depth rule", hint="add completep to transfer")
+        elif muon:
+            yield Finding(path, f"depth changes from {res.proxy_shape.depth} to {res.shape.depth} at size '{name}' "
+                                f"but no rule scales Muon's LR with depth ({', '.join(muon)}; the depth rules for the "
+                                f"LR act on the main optimizer's kinds)",
+                          hint="keep the proxy's depth, or add a depth rule with 'optimizer: muon' after checking "
+                               "Muon's LR at the target depth")

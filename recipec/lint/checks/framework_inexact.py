@@ -92,7 +92,19 @@ def _anchors(ctx, key: str) -> list:
                                   ("model", "bias")],
         "qkv_k": lambda: [("optimizer", "per_kind", "k"), ("optimizer", "lr")],
         "qkv_v": lambda: [("optimizer", "per_kind", "v"), ("optimizer", "lr")],
-    }.get(key, lambda: [])()
+        "aux_loss": lambda: [("model", "moe", "aux_loss_coeff"), ("model", "moe")],
+        "moe_dtype": lambda: [("precision",)],
+        "muon": lambda: [("optimizer", "muon")],
+    }.get(key, lambda: _by_topic(key))()
+
+
+def _by_topic(key: str) -> list:
+    """Gaps about Muon or a mixture of experts (keys naming them), anchored at the recipe's section for them."""
+    if "muon" in key:
+        return [("optimizer", "muon", key.split("muon_", 1)[-1]), ("optimizer", "muon")]
+    if any(word in key for word in ("moe", "expert", "router")):
+        return [("model", "moe"), ("cluster", "expert_parallel")]
+    return []
 
 
 def check(ctx, options):

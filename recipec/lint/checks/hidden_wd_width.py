@@ -4,7 +4,11 @@ With the muP learning rate η ∝ 1/m, keeping λ fixed lets the top singular va
 matrices (σ_top ≈ √(η/λ)·d^0.75) drift with width; Fan et al. 2025 scale coupled λ ∝ √m, MuAdamW
 and CompleteP λ ∝ m. The check fires when the width changes and no rule set has a width rule for
 hidden weight decay, when the rule set keeps it fixed (exponent 0, Megatron's ``--use-mup``), and when
-the value reached at a size (a hand override) implies another exponent than the rule set's.
+the value reached at a size (a hand override) implies another exponent than the rule set's. Those
+three concern the hidden matrices the main optimizer (AdamW) trains. For the hidden matrices Muon trains
+(``optimizer.muon``) the check fires when Muon's weight decay is non-zero, the width changes and no
+``optimizer: muon`` rule sets their weight decay on the width axis (``muon-spectral`` holds η·λ fixed,
+our choice: no paper sets Muon's λ across width).
 
 **Anti-pattern**
 
@@ -40,9 +44,10 @@ OPTIONS = {"tolerance": 0.05}
 
 
 def check(ctx, options):
+    yield from _muon(ctx)
     proxy_wd = ctx.proxy.coupled_weight_decay("hidden")
-    if proxy_wd <= 0:
-        return
+    if proxy_wd <= 0 or not ctx.main_kinds("hidden"):
+        return  # no decay, or Muon trains every hidden matrix (the class value reaches none)
     anchor = ctx.proxy_hp_path("hidden", "weight_decay")
     rules = ctx.power_rules("hidden", "weight_decay", "width")
     for name, res in ctx.targets():
@@ -72,3 +77,21 @@ def check(ctx, options):
             yield Finding(path, f"hidden weight decay at size '{name}' scales as m^{effective:.2f}, but rule set "
                                 f"'{rule.ruleset}' says m^{rule.exponent:g}",
                           hint="let the rule set scale it (remove the hand-set value)")
+
+
+def _muon(ctx):
+    muon = ctx.recipe.optimizer.muon
+    kinds = [k for k in ctx.muon_kinds() if ctx.proxy.kinds[k].cls == "hidden"]
+    if muon is None or muon.weight_decay <= 0 or not kinds:
+        return
+    for name, res in ctx.targets():
+        m = res.ratios["width"]
+        if m == 1:
+            continue
+        bare = [k for k in kinds if not ctx.rules_for_kind(k, "weight_decay", "width", muon=True)]
+        if bare:
+            yield Finding(("optimizer", "muon", "weight_decay"),
+                          f"Muon's weight decay is not scaled with width (size '{name}': m = {m:g}) for "
+                          f"{', '.join(bare)}; no rule with 'optimizer: muon' sets it",
+                          hint="add muon-spectral to transfer (λ ∝ 1/g, η·λ fixed)")
+        return

@@ -4,7 +4,8 @@ Wortsman et al. 2023 reproduce two large-scale instabilities in small models tra
 attention-logit growth (fixed by qk-layernorm) and output-logit divergence (fixed by z-loss, 1e-4).
 Both get worse with scale. The check fires at a size with at least ``large-params`` (default 1e9)
 parameters whose hidden or output LR is at least ``high-lr`` (default 1e-3) when the model has
-neither ``qk_norm`` nor ``z_loss``.
+neither ``qk_norm`` nor ``z_loss``. The LR is the main optimizer's (AdamW/Adam/SGD) for a class it trains
+some kind of; Muon's LR is in other units (spectral norm per step, 0.02 is usual) and is not compared.
 
 **Anti-pattern**
 
@@ -40,7 +41,11 @@ def check(ctx, options):
     for name, res in ctx.targets():
         if res.derived.total_params < options["large-params"]:
             continue
-        lr = max(res.classes["hidden"].lr.value, res.classes["output"].lr.value)
+        # the main optimizer's LR, for the classes it trains a kind of: a Muon LR is in other units
+        lrs = [res.classes[c].lr.value for c in ("hidden", "output") if not ctx.muon_only(c, res)]
+        if not lrs:
+            continue
+        lr = max(lrs)
         if lr < options["high-lr"]:
             continue
         smap = ctx.loaded.source_map

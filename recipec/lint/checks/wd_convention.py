@@ -5,7 +5,8 @@ means a thousand-fold different decay in the two forms, so recipec needs the con
 decay is set (sizes' overrides included), and it checks that the value is plausible for the declared
 form: a coupled λ below ``min-coupled`` (default 1e-3) decays by η·λ < 1e-5 per step, which is what
 an independent value looks like; an independent λ' above ``max-independent`` (default 1e-2) removes
-more than 1% of every weight per step, which is what a coupled value looks like.
+more than 1% of every weight per step, which is what a coupled value looks like. Muon's weight decay
+(``optimizer.muon.weight_decay`` with its own ``wd_convention``) is judged the same way, at Muon's LR.
 
 **Anti-pattern**
 
@@ -51,6 +52,7 @@ def check(ctx, options):
                     yield Finding(("sizes", name, "overrides", cls, "weight_decay"),
                                   "weight decay is set here but optimizer.wd_convention is missing",
                                   hint="say 'coupled' (torch AdamW, lr·wd) or 'independent' in optimizer.wd_convention")
+        yield from _muon(ctx, options)
         return
     for cls in PARAM_CLASSES:
         path = ctx.proxy_hp_path(cls, "weight_decay")
@@ -67,3 +69,19 @@ def check(ctx, options):
             yield Finding(path, f"independent weight decay {fmt(lam)} removes {lam:.0%} of every weight per step; "
                                 f"this looks like a coupled-form (torch AdamW) value",
                           hint="check optimizer.wd_convention")
+    yield from _muon(ctx, options)
+
+
+def _muon(ctx, options):
+    m = ctx.recipe.optimizer.muon
+    if m is None or m.weight_decay <= 0 or m.wd_convention is None:
+        return
+    path = ("optimizer", "muon", "weight_decay")
+    if m.wd_convention == "coupled" and m.weight_decay < options["min-coupled"]:
+        yield Finding(path, f"coupled Muon weight decay {fmt(m.weight_decay)} decays by η·λ = "
+                            f"{fmt(m.weight_decay * m.lr)} per step; this looks like an independent-form value",
+                      hint="check optimizer.muon.wd_convention")
+    elif m.wd_convention == "independent" and m.weight_decay > options["max-independent"]:
+        yield Finding(path, f"independent Muon weight decay {fmt(m.weight_decay)} removes {m.weight_decay:.0%} of "
+                            f"every weight per step; this looks like a coupled-form (torch.optim.Muon) value",
+                      hint="check optimizer.muon.wd_convention")

@@ -4,6 +4,7 @@ torchtitan, Megatron-LM and the transformers Trainer all use torch's coupled Ada
 (``w -= lr·wd·w``). A recipe written in the independent form must be converted per size, at that
 size's learning rate (λ = λ'/η): ``recipec compile`` does this, but a value copied into a launch
 script by hand does not, and it is off by a factor of η (~10^3). Only checked with ``--target``.
+Muon's weight decay has its own ``optimizer.muon.wd_convention`` and is checked the same way.
 
 **Anti-pattern**
 
@@ -38,8 +39,16 @@ FRAMEWORK_CONVENTION = {"torchtitan": "coupled", "megatron": "coupled", "hf": "c
 
 def check(ctx, options):
     want = FRAMEWORK_CONVENTION.get(ctx.target)
+    if want is None:
+        return
+    m = ctx.recipe.optimizer.muon
+    if m is not None and m.weight_decay > 0 and m.wd_convention not in (None, want):
+        yield Finding(("optimizer", "muon", "wd_convention"),
+                      f"Muon's weight decay is written {m.wd_convention} but {ctx.target} uses the {want} form: "
+                      f"each size's value is converted at its own Muon LR (λ = λ'/η)",
+                      hint="use the values recipec compile writes")
     conv = ctx.recipe.optimizer.wd_convention
-    if want is None or conv is None or conv == want:
+    if conv is None or conv == want:
         return
     if not any(ctx.proxy.classes[c].weight_decay.proxy > 0 for c in ctx.proxy.classes):
         return

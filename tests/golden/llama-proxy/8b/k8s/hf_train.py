@@ -5,30 +5,30 @@
 #
 # Hugging Face Trainer optimizer hook for recipe "llama3-proxy-256" at size "8b".
 # Use RecipecTrainer instead of Trainer (or pass optimizers=(build_optimizer(model), None)).
-# Run under torchrun: hf_train.py hf_training_args.yaml --dataset DATA  (trains the recipe's Llama from scratch),
+# Run under torchrun: hf_train.py hf_training_args.yaml --dataset DATA  (trains the recipe's LlamaForCausalLM from scratch),
 # or import build_optimizer / RecipecTrainer into your own script. DATA (default: $RECIPEC_DATA) is a
 # datasets.save_to_disk directory with an input_ids column, or a nanoGPT-style token file (a flat array of
 # token ids; --data-dtype / $RECIPEC_DATA_DTYPE uint16|uint32, default uint32).
 # On a machine without a GPU add --cpu (TrainingArguments use_cpu=True, fp16 off; bf16 stays, as CPU autocast):
 # without it the Trainer refuses bf16 ("Your setup doesn't support bf16/gpu").
-"""Per-class AdamW groups for the Trainer, from param_groups.json beside this file."""
+"""Per-kind optimizer groups for the Trainer (AdamW), from param_groups.json beside this file."""
 
 import os
 
 import torch
 from transformers import HfArgumentParser, Trainer, TrainingArguments
 
-from recipec.torch import init_std, param_groups
+from recipec.torch import init_std, optimizers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PARAM_GROUPS = os.path.join(HERE, "param_groups.json")
-BETAS = (0.9, 0.95)
+MODEL_CLASS = 'LlamaForCausalLM'
 
 
 def build_optimizer(model, overrides=None):
-    """torch AdamW with one group per recipec class (coupled weight decay, per-class LR and eps)."""
-    groups = param_groups(model, PARAM_GROUPS, overrides=overrides, lower_multipliers=True)
-    return torch.optim.AdamW(groups, betas=BETAS)
+    """torch AdamW: one group per recipec kind
+    (coupled weight decay, per-kind LR and eps) in one recipec.torch.Optimizers, whose param_groups span them all."""
+    return optimizers(model, PARAM_GROUPS, overrides=overrides, lower_multipliers=True)
 
 
 def init_model(model, overrides=None):
@@ -40,7 +40,7 @@ def init_model(model, overrides=None):
 
 
 class RecipecTrainer(Trainer):
-    """A Trainer whose optimizer has recipec's per-class groups; the scheduler scales each group's LR."""
+    """A Trainer whose optimizer has recipec's per-kind groups; the scheduler scales each group's LR."""
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:
@@ -91,6 +91,13 @@ def model_config(**changes):
     return LlamaConfig(**values)
 
 
+def build_model(config=None):
+    """transformers' LlamaForCausalLM for ``config`` (default: the recipe's, ``model_config()``)."""
+    import transformers
+
+    return getattr(transformers, MODEL_CLASS)(config if config is not None else model_config())
+
+
 class TokenFileDataset(torch.utils.data.Dataset):
     """Rows of ``seq_len`` tokens from a nanoGPT-style token file (consecutive windows, np.memmap)."""
 
@@ -139,9 +146,7 @@ def train(args, model, dataset):
 def main(argv=None):
     import argparse
 
-    from transformers import LlamaForCausalLM
-
-    parser = argparse.ArgumentParser(description="Train the recipe's Llama from scratch with the Trainer.")
+    parser = argparse.ArgumentParser(description="Train the recipe's LlamaForCausalLM from scratch with the Trainer.")
     parser.add_argument("args_yaml", nargs="?", default="hf_training_args.yaml")
     parser.add_argument("--dataset", default=os.environ.get("RECIPEC_DATA") or None,
                         help="a datasets.save_to_disk directory with an input_ids column (4096 tokens a row), "
@@ -153,7 +158,7 @@ def main(argv=None):
     if not ns.dataset:
         parser.error("the data is required: --dataset PATH or RECIPEC_DATA=PATH")
     args = training_arguments(ns.args_yaml, cpu=ns.cpu)
-    model = LlamaForCausalLM(model_config())
+    model = build_model()
     init_model(model)
     train(args, model, load_data(ns.dataset, ns.data_dtype))
 

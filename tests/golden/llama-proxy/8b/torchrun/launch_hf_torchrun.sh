@@ -12,7 +12,7 @@
 #   - qk_norm is NOT applied by hf_train.py's model: HF Llama has no qk-norm (bring a model that has it)
 #   - z_loss=0.0001 is NOT applied: the Trainer's loss has no z-loss term
 #   - output_multiplier, residual_multiplier lowered by the hook into the weights they act on (LR and init std × c, eps and coupled WD ÷ c); call hf_train.init_model(model) once before training from scratch
-#   - per-kind LR / WD / eps come from hf_train.py's optimizer hook (recipec.torch.param_groups); the learning_rate / weight_decay / adam_epsilon arguments are the hidden class's, for logging
+#   - per-kind LR / WD / eps come from hf_train.py's optimizer hook (recipec.torch.optimizers); the learning_rate / weight_decay / adam_epsilon arguments are the hidden class's, for logging
 #   - data: a nanoGPT-style token file or a datasets.save_to_disk directory; set RECIPEC_DATA=<token file> at launch (or compile with --launch-env RECIPEC_DATA=…)
 # Recipe values are single-quoted on purpose: nothing in them may expand.
 # shellcheck disable=SC2016
