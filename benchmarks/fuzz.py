@@ -308,7 +308,7 @@ class Tally:
     slowest_s: float = 0.0
     findings: list = field(default_factory=list)
 
-    def merge(self, other: "Tally") -> None:
+    def merge(self, other: Tally) -> None:
         self.recipes += other.recipes
         self.commands += other.commands
         self.exits.update(other.exits)

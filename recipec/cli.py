@@ -120,8 +120,8 @@ def compile_cmd(recipe: str, size: str | None, sets: tuple[str, ...], out: str, 
                 force: bool) -> None:
     """Resolve RECIPE at a size; write OUT/resolved.json and the configs of each --target."""
     from recipec.diagnostics import Diagnostic
-    from recipec.render import RenderedFile, check_outputs, render, write_outputs
     from recipec.frameworks.gaps import target_gaps
+    from recipec.render import RenderedFile, check_outputs, render, write_outputs
     from recipec.render.launchers import LaunchOptions
 
     if len(set(launchers)) > 1:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-
 # Characters that would break one diagnostic over several lines (or hide text on a terminal): C0 and C1
 # controls, DEL, and Unicode's line and paragraph separators. Echoed keys and values may hold them.
 _BREAKING = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}

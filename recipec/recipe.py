@@ -18,7 +18,6 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-
 # Number ranges. Every number has explicit bounds, chosen so that every derived figure (parameter
 # counts, FLOPs, ratios, the AdamW timescale, what the renderers compute) stays a finite float:
 # * shape-like integers (widths, depths, heads, vocabulary, sequence length, micro batch, cluster
@@ -84,7 +83,7 @@ class MoE(_Model):
         0.01, description="Load-balancing auxiliary loss coefficient (0 disables).")
 
     @model_validator(mode="after")
-    def _check(self) -> "MoE":
+    def _check(self) -> MoE:
         if self.top_k > self.num_experts:
             raise ValueError(f"top_k {self.top_k} is more than num_experts {self.num_experts}")
         return self
@@ -116,7 +115,7 @@ class ModelShape(_Model):
     moe: MoE | None = Field(None, description="Mixture-of-experts MLPs (absent: every block has a dense SwiGLU MLP).")
 
     @model_validator(mode="after")
-    def _check(self) -> "ModelShape":
+    def _check(self) -> ModelShape:
         if self.heads is not None and self.head_dim is not None:
             raise ValueError("give only one of 'heads' or 'head_dim' (got both)")
         if self.heads is None and self.head_dim is None:
@@ -183,7 +182,7 @@ class Muon(_Model):
                     "allowed but lint warns).")
 
     @model_validator(mode="after")
-    def _check(self) -> "Muon":
+    def _check(self) -> Muon:
         if self.weight_decay > 0 and self.wd_convention is None:
             raise ValueError("muon: weight decay is set but 'wd_convention' is missing: say 'coupled' "
                              "(torch.optim.Muon, lr*wd) or 'independent'")
@@ -213,7 +212,7 @@ class Optimizer(_Model):
     muon: Muon | None = Field(None, description="Train matrix kinds with Muon; the rest with this optimizer.")
 
     @model_validator(mode="after")
-    def _check(self) -> "Optimizer":
+    def _check(self) -> Optimizer:
         muon_kinds = set(self.muon.kinds) if self.muon is not None else set()
         uses_wd = self.weight_decay > 0 or any(
             c is not None and (c.weight_decay or 0) > 0
@@ -267,7 +266,7 @@ class Warmup(_Model):
     steps: NonNegCount | None = Field(None, description="Absolute steps (does not transfer; lint warns).")
 
     @model_validator(mode="after")
-    def _check(self) -> "Warmup":
+    def _check(self) -> Warmup:
         _exactly_one(self, ("fraction", "tokens", "steps"), "warmup")
         return self
 
@@ -280,7 +279,7 @@ class Schedule(_Model):
     decay_steps: CountInt | None = Field(None, description="WSD: absolute decay steps (does not transfer).")
 
     @model_validator(mode="after")
-    def _check(self) -> "Schedule":
+    def _check(self) -> Schedule:
         if self.decay == "wsd" and self.decay_fraction is None and self.decay_steps is None:
             raise ValueError("decay 'wsd' needs 'decay_fraction' (or 'decay_steps')")
         if self.decay_fraction is not None and self.decay_steps is not None:
@@ -294,7 +293,7 @@ class Batch(_Model):
     micro_batch: PositiveInt = Field(1, description="Sequences per GPU per forward pass.")
 
     @model_validator(mode="after")
-    def _check(self) -> "Batch":
+    def _check(self) -> Batch:
         _exactly_one(self, ("global_tokens", "global_sequences"), "batch")
         return self
 
@@ -304,7 +303,7 @@ class Run(_Model):
     steps: CountInt | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "Run":
+    def _check(self) -> Run:
         _exactly_one(self, ("tokens", "steps"), "run")
         return self
 
@@ -356,7 +355,7 @@ class SizeBatch(_Model):
     micro_batch: PositiveInt | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "SizeBatch":
+    def _check(self) -> SizeBatch:
         if self.global_tokens is not None and self.global_sequences is not None:
             raise ValueError("batch: give only one of 'global_tokens' or 'global_sequences'")
         return self
@@ -367,7 +366,7 @@ class SizeRun(_Model):
     steps: CountInt | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "SizeRun":
+    def _check(self) -> SizeRun:
         if self.tokens is not None and self.steps is not None:
             raise ValueError("run: give only one of 'tokens' or 'steps'")
         return self

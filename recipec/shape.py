@@ -45,7 +45,7 @@ class Shape(BaseModel):
     shared_experts: int = 0
 
     @classmethod
-    def of(cls, obj, **changes) -> "Shape":
+    def of(cls, obj, **changes) -> Shape:
         """A Shape from anything with the same field names (ShapeInfo, verify's ModelConfig), with changes."""
         return cls(**{name: changes[name] if name in changes else getattr(obj, name)
                       for name, f in Shape.model_fields.items()

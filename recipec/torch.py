@@ -78,15 +78,15 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
 from recipec.frameworks.optimizers import kind_values
 from recipec.kinds import KIND_CLASS, KINDS, MULTIPLIER_OF, PARAM_CLASSES, REPRESENTATIVE
-
 
 QK_NORM_NAMES = ("q_norm", "k_norm", "q_layernorm", "k_layernorm", "query_layernorm", "key_layernorm")
 # Mixture of experts: a module with a child of one of these names is an MoE block.

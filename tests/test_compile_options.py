@@ -36,8 +36,8 @@ def test_repeated_launcher_is_refused(tmp_path):
 
 
 def test_strict_lists_each_gap_as_lint_rc603_does(tmp_path):
-    from recipec.load import load_recipe
     from recipec.frameworks.gaps import gaps
+    from recipec.load import load_recipe
     from recipec.transfer import resolve_loaded
 
     loaded = load_recipe(COMPLETEP)

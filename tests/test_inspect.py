@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.conftest import run_cli
 from golden_cases import ROOT, TARGETS, render_case
 
 from recipec.inspect import inspect_dir
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.frameworks
 pytest.importorskip("torch")

@@ -11,6 +11,7 @@ import json
 
 import pytest
 from golden_cases import ROOT, render_case
+
 from tests.conftest import run_cli
 
 torch = pytest.importorskip("torch")

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from recipec.cli import main
+from recipec.frameworks.gaps import gaps
 from recipec.load import load_recipe_text
 from recipec.render import render
-from recipec.frameworks.gaps import gaps
 from recipec.transfer import resolve_loaded
 
 # A recipe that every framework finds something to refuse in.

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
-from torch import nn  # noqa: E402
-
 from golden_cases import render_case  # noqa: E402
+from torch import nn  # noqa: E402
 
 from recipec.kinds import KIND_CLASS  # noqa: E402
 from recipec.torch import UnclassifiedParameterError, class_counts, classify, param_groups  # noqa: E402
@@ -38,9 +37,10 @@ class NanoGPT(nn.Module):
 
 
 def _resolved():
+    from golden_cases import ROOT
+
     from recipec.load import load_recipe
     from recipec.transfer import resolve_loaded
-    from golden_cases import ROOT
 
     return resolve_loaded(load_recipe(ROOT / "examples" / "llama-proxy.yaml"), "8b")
 

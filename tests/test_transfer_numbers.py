@@ -151,8 +151,8 @@ def test_size_override_replaces_and_is_recorded():
 
 
 def test_derived_figures_8b_hand_count():
-    from tests.conftest import LLAMA
     from recipec.load import load_recipe
+    from tests.conftest import LLAMA
 
     r = resolve_loaded(load_recipe(LLAMA), "8b")
     s = r.shape

@@ -19,8 +19,16 @@ import os
 import tempfile
 from pathlib import Path
 
-from recipec.inspect.observed import (FrameworkMissing, Observation, ParamRow, group_fields, groups_by_param,
-                                     import_file, measured_std, shrunk)
+from recipec.inspect.observed import (
+    FrameworkMissing,
+    Observation,
+    ParamRow,
+    group_fields,
+    groups_by_param,
+    import_file,
+    measured_std,
+    shrunk,
+)
 
 PIP = "pip install 'transformers>=5,<6' 'accelerate>=1.1.0' (after torch)"
 

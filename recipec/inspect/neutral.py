@@ -14,8 +14,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from recipec.inspect.observed import (FrameworkMissing, Observation, ParamRow, group_fields, groups_by_param,
-                                     measured_std, shrunk)
+from recipec.inspect.observed import (
+    FrameworkMissing,
+    Observation,
+    ParamRow,
+    group_fields,
+    groups_by_param,
+    measured_std,
+    shrunk,
+)
 
 
 def _model(shape: dict, tied: bool, norm: str, qk_norm: bool, bias: bool, split: bool = False):

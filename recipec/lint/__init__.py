@@ -10,8 +10,8 @@ Layout: ``base`` (what checks see and yield), ``check`` (metadata), ``checks/`` 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from recipec.diagnostics import Diagnostic
 

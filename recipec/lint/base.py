@@ -12,8 +12,9 @@ scales; lint *checks* are the code here that looks for recipes that will not tra
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from recipec.kinds import PARAM_CLASSES
 

@@ -8,9 +8,10 @@ carry **Anti-pattern** and **Best practice** YAML examples (``tests/lint/test_li
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from recipec.diagnostics import Severity
 
@@ -28,7 +29,7 @@ class Check:
     run: Callable[..., Iterable] | None = None  # None for findings the engine itself makes (RC001, RC002)
 
     @classmethod
-    def from_module(cls, module: ModuleType) -> "Check":
+    def from_module(cls, module: ModuleType) -> Check:
         return cls(
             code=module.CODE,
             name=module.NAME,

@@ -23,8 +23,8 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from recipec.diagnostics import Diagnostic, Location, RecipecError, Severity
-
 from recipec.frameworks import TARGETS
+
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 
 

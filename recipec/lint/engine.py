@@ -7,8 +7,8 @@ it knows nothing about output formats or the command line.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from recipec.diagnostics import Diagnostic, Location, RecipecError, Severity
 from recipec.lint.base import LintContext

@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import PurePath
-from typing import Callable, Iterable
 from urllib.parse import quote
 
 from recipec.diagnostics import Diagnostic, Severity, one_line

@@ -158,7 +158,6 @@ def parse_yaml(text: str, display: str) -> tuple[Any, SourceMap]:
     for free and duplicate keys, tags, merges and alias expansion are handled here explicitly.
     """
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
     from ruamel.yaml.reader import ReaderError
 
     yaml = _composer()

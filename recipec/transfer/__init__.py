@@ -1,7 +1,12 @@
 """Transfer: rule sets (``rules/*.yaml``) and ``resolve(recipe, size) -> Resolved``."""
 
 from recipec.transfer.engine import (
-    PROXY, coupled_to_independent, independent_to_coupled, load_rulesets, rebase, resolve,
+    PROXY,
+    coupled_to_independent,
+    independent_to_coupled,
+    load_rulesets,
+    rebase,
+    resolve,
 )
 from recipec.transfer.ruleset import RuleSet, RuleSetFile, builtin_names, load_ruleset
 

@@ -95,7 +95,7 @@ class Rule(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
 
     @model_validator(mode="after")
-    def _check(self) -> "Rule":
+    def _check(self) -> Rule:
         if (self.exponent is None) == (self.value is None):
             raise ValueError("give exactly one of 'exponent' (power law) or 'value' (fixed)")
         if self.exponent is not None and self.axis is None:
@@ -148,7 +148,7 @@ class Formula(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
 
     @model_validator(mode="after")
-    def _check(self) -> "Formula":
+    def _check(self) -> Formula:
         if self.hp == "batch_tokens" and self.cls not in ("global", "all"):
             raise ValueError("batch_tokens is global: use class: global")
         return self

@@ -33,14 +33,16 @@ import importlib
 import importlib.util
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from recipec.diagnostics import RecipecError
 from recipec.kinds import KINDS, PARAM_CLASSES
 from recipec.verify.options import OptionError
 from recipec.verify.spec import RungSpec, rung_spec  # noqa: F401  (RungSpec: the protocol's type, for users)
+
 
 def load_factory(text: str) -> Callable:
     """``module:callable`` or ``path/file.py:callable`` → the callable; a located error otherwise."""

@@ -107,7 +107,7 @@ class VerifyOptions:
             raise OptionError("calibrate", f"needs the σ ladder, not {flag('coord')} alone (use {flag('coord')} also)")
 
     @classmethod
-    def from_flags(cls, params: dict, command: list[str] | None = None) -> "VerifyOptions":
+    def from_flags(cls, params: dict, command: list[str] | None = None) -> VerifyOptions:
         """From the command line's values (click's parameter names): the flags that are text parsed here."""
         from recipec.verify.factory import parse_kind_map
 

@@ -21,7 +21,13 @@ from recipec.verify.progress import Progress, duration, plan_text
 from recipec.verify.report import Compression, VerifyReport, write_coord_outputs, write_outputs
 from recipec.verify.report_text import coord_terminal, terminal
 from recipec.verify.verdict import (
-    JUDGED_KINDS, REPORTED_KINDS, judge_kind, overall, plateaued, ratio_not_returning, too_short,
+    JUDGED_KINDS,
+    REPORTED_KINDS,
+    judge_kind,
+    overall,
+    plateaued,
+    ratio_not_returning,
+    too_short,
 )
 
 ASSUMPTION = ("Assumes σ_top ∝ √(η/λ)·d^a at steady state (Fan et al. 2025): a common factor on every rung's "

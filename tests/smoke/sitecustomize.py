@@ -21,7 +21,6 @@ import os
 if os.environ.get("RECIPEC_CPU_SMOKE") == "1":
     import types
 
-    import torch
     import torch.distributed as dist
     import torch.nn.attention.flex_attention as flex
 

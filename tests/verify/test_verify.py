@@ -21,12 +21,16 @@ from recipec.load import load_recipe  # noqa: E402
 from recipec.verify import ladder  # noqa: E402
 from recipec.verify.data import Batches, builtin_corpus, token_file  # noqa: E402
 from recipec.verify.model import Decoder, classify  # noqa: E402
-from recipec.verify.sigma import top_singular_value  # noqa: E402
 from recipec.verify.report import DEFAULT_TOLERANCES  # noqa: E402
+from recipec.verify.sigma import top_singular_value  # noqa: E402
 from recipec.verify.spec import model_config  # noqa: E402
 from recipec.verify.train import class_hyper, param_groups  # noqa: E402
 from recipec.verify.verdict import (  # noqa: E402
-    judge_kind, loglog_slope, overall, plateaued, ratio_not_returning,
+    judge_kind,
+    loglog_slope,
+    overall,
+    plateaued,
+    ratio_not_returning,
 )
 from tests.conftest import ROOT  # noqa: E402
 
@@ -230,10 +234,10 @@ def _verify(*args):
 
 @pytest.mark.slow
 def test_end_to_end_report_and_schema(tmp_path):
-    import jsonschema
-
     import os
     import stat
+
+    import jsonschema
 
     old = os.umask(0o022)
     try:
