@@ -111,7 +111,8 @@ def main() -> None:
         here = dict(base_env, PYTHONPATH=str(ROOT))
         for tree, path, tree_env, tree_out in (("baseline", Path(args.baseline_tree).resolve(), env, base_out),
                                                ("this tree", ROOT, here, out)):
-            for what, extra in (("explain", ["--size", args.size]), ("compile", ["--size", args.size, "--out", tree_out]),
+            for what, extra in (("explain", ["--size", args.size]),
+                                ("compile", ["--size", args.size, "--out", tree_out]),
                                 ("lint", [])):
                 name = f"{what} ({tree})"
                 commands[name], envs[name] = py(path) + [what, args.recipe, *extra], tree_env

@@ -38,8 +38,8 @@ def main() -> None:
     rows = []
     for name, what in MODELS.items():
         out = Path(args.out) / name
-        cmd = [sys.executable, "-m", "recipec", "verify", str(ROOT / "examples/models/gpt-recipe.yaml"), "--size", "big",
-               "--device", args.device, "--coord-check", "--depth", args.depth, "--quiet",
+        cmd = [sys.executable, "-m", "recipec", "verify", str(ROOT / "examples/models/gpt-recipe.yaml"),
+               "--size", "big", "--device", args.device, "--coord-check", "--depth", args.depth, "--quiet",
                "--model", f"{ROOT / 'examples/models' / name}.py:build", "--out", str(out), *args.extra.split()]
         started = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)

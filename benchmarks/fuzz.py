@@ -148,7 +148,8 @@ def _rule_file(rng: random.Random) -> str:
     if rng.random() < 0.3:
         doc["formulas"] = [{"class": "all", "hp": rng.choice(["lr", "batch_tokens"]),
                             "coefficient": rng.choice([1.0, 1e30, 1e-30, 0.5]),
-                            "terms": {"compute": rng.choice([-64.0, 64.0, 0.5, -0.5]), "tokens": rng.choice([1.0, 10.0])}}]
+                            "terms": {"compute": rng.choice([-64.0, 64.0, 0.5, -0.5]),
+                                      "tokens": rng.choice([1.0, 10.0])}}]
     return _dump(doc)
 
 

@@ -42,7 +42,8 @@ def main() -> None:
     n = args.n
     gauss = torch.randn(n, n, generator=gen) / n ** 0.5
     spike = gauss + 3.0 * torch.randn(n, 4, generator=gen) @ torch.randn(4, n, generator=gen) / n
-    print(f"{'device':<6} {'matrix':<9} {'full SVD s':>10} {'estimator s':>11} {'speed-up':>9} {'rel err':>9} {'iters':>6}")
+    print(f"{'device':<6} {'matrix':<9} {'full SVD s':>10} {'estimator s':>11} {'speed-up':>9} "
+          f"{'rel err':>9} {'iters':>6}")
     for device in devices:
         for label, w in (("gaussian", gauss), ("spiked", spike)):
             w = w.to(device)

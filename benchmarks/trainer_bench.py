@@ -44,7 +44,8 @@ def main() -> None:
 def bench(args, width: int, compiled: bool) -> None:
     loaded = load_recipe(args.recipe)
     rung = ladder.plan(loaded, args.size, [width], args.depth)[0]
-    corpus = builtin_corpus(args.steps * args.batch * (args.seq_len + 1) + args.seq_len + 2, min_tokens=args.seq_len + 2)
+    corpus = builtin_corpus(args.steps * args.batch * (args.seq_len + 1) + args.seq_len + 2,
+                            min_tokens=args.seq_len + 2)
     # two checkpoints: the first segment warms up, the second is timed
     settings = RunSettings(steps=args.steps, warmup_steps=5, batch=args.batch, seq_len=args.seq_len,
                            checkpoints=[args.steps // 3, args.steps], device=args.device, compression=1.0, seed=0,
@@ -56,7 +57,8 @@ def bench(args, width: int, compiled: bool) -> None:
     print(f"device {name}; width {width}, depth {args.depth}, {report.params:,} params; "
           f"batch {args.batch} × {args.seq_len}; {'torch.compile' if compiled else 'eager'}")
     print(f"tokens/s {report.tokens_per_second:,.0f}; model FLOPs/token {flops_per_token(cfg):.3e}; "
-          f"MFU {'n/a (no GPU peak)' if report.mfu is None else f'{report.mfu:.1%}'}; final loss {report.final_loss:.3f}")
+          f"MFU {'n/a (no GPU peak)' if report.mfu is None else f'{report.mfu:.1%}'}; "
+          f"final loss {report.final_loss:.3f}")
 
 
 if __name__ == "__main__":

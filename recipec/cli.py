@@ -81,7 +81,8 @@ def resolved_json(resolved) -> str:
     return json.dumps(resolved.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
-size_option = click.option("--size", "-s", metavar="NAME", help="Target size from the recipe's 'sizes' (default: the proxy).")
+size_option = click.option("--size", "-s", metavar="NAME",
+                           help="Target size from the recipe's 'sizes' (default: the proxy).")
 set_option = click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
                           help="Override a recipe value before validation (repeatable).")
 
@@ -306,7 +307,8 @@ def _rulesets(name: str | None, fmt: str) -> None:
 @click.option("--checkpoints", type=int, default=20, show_default=True, help="σ measurements per rung.")
 @click.option("--wd-compression", default="auto", show_default=True, metavar="auto|none|FACTOR",
               help="Multiply every rung's weight decay by one common factor to reach steady state sooner.")
-@click.option("--max-slope", type=float, default=0.1, show_default=True, help="Tolerance on |slope of log σ vs log width|.")
+@click.option("--max-slope", type=float, default=0.1, show_default=True,
+              help="Tolerance on |slope of log σ vs log width|.")
 @click.option("--ratio-range", default="0.8,1.25", show_default=True, metavar="LOW,HIGH",
               help="Every σ ratio to the reference rung must lie in this range.")
 @click.option("--plateau", type=float, default=0.1, show_default=True,

@@ -289,8 +289,8 @@ def estimate(resolved: Resolved, gpus: int, gpu: str = "h100", mfu: float = 0.4,
     budget = spec.memory_gib * GIB
     if memory.total > budget:
         if memory.total_checkpointed <= budget:
-            warnings.append(f"{memory.total / GIB:.1f} GiB per GPU exceeds the {spec.memory_gib:g} GiB of a {spec.name} "
-                            f"without activation checkpointing; with full checkpointing it needs "
+            warnings.append(f"{memory.total / GIB:.1f} GiB per GPU exceeds the {spec.memory_gib:g} GiB of a "
+                            f"{spec.name} without activation checkpointing; with full checkpointing it needs "
                             f"{memory.total_checkpointed / GIB:.1f} GiB")
         else:
             warnings.append(f"{memory.total_checkpointed / GIB:.1f} GiB per GPU exceeds the {spec.memory_gib:g} GiB of "
@@ -340,8 +340,10 @@ def text(e: Estimate, recipe_name: str) -> str:
         f"parameters        {e.total_params:,} ({e.non_embedding_params:,} non-embedding)" + (
             f"; {e.moe.active_params:,} active per token (top-{e.moe.top_k} of {e.moe.num_experts} experts)"
             if e.moe is not None else ""),
-        f"training          {e.tokens:,} tokens, {e.tokens_per_param:.3g} tokens/param, {e.training_flops:.3e} FLOPs",
-        f"wall time         {_duration(e.wall_seconds)} at {e.mfu:.0%} MFU ({e.gpu.peak_bf16_tflops:g} TFLOP/s bf16 peak)",
+        f"training          {e.tokens:,} tokens, {e.tokens_per_param:.3g} tokens/param, "
+        f"{e.training_flops:.3e} FLOPs",
+        f"wall time         {_duration(e.wall_seconds)} at {e.mfu:.0%} MFU "
+        f"({e.gpu.peak_bf16_tflops:g} TFLOP/s bf16 peak)",
         "memory per GPU    (GiB)",
         f"  weights           {m.weights / g:9.2f}",
         f"  gradients         {m.gradients / g:9.2f}",
@@ -365,9 +367,10 @@ def text(e: Estimate, recipe_name: str) -> str:
             f"experts           expert parallel {x.expert_parallel} × expert data parallel {x.expert_data_parallel}: "
             f"{x.experts_per_gpu} of {x.num_experts} routed experts per block on a GPU; their weights, gradients "
             f"and optimizer states sharded over {x.expert_data_parallel} (estimate)",
-            f"all-to-all        {x.all_to_all_step_bytes / g:.3f} GiB per GPU per step (estimate: 4·T·k·h·b·(EP−1)/EP "
-            f"= {x.all_to_all_layer_bytes / 2**20:,.1f} MiB per MoE layer and micro batch, T = {x.tokens_per_micro_batch:,.0f} "
-            f"tokens, × {x.moe_layers_per_gpu:g} layers × {x.micro_batches:g} micro batches; dispatch + combine, "
+            f"all-to-all        {x.all_to_all_step_bytes / g:.3f} GiB per GPU per step "
+            f"(estimate: 4·T·k·h·b·(EP−1)/EP = {x.all_to_all_layer_bytes / 2**20:,.1f} MiB per MoE layer and "
+            f"micro batch, T = {x.tokens_per_micro_batch:,.0f} tokens, × {x.moe_layers_per_gpu:g} layers × "
+            f"{x.micro_batches:g} micro batches; dispatch + combine, "
             f"forward + backward, balanced routing)",
         ]
     lines += [f"warning: {w}" for w in e.warnings]

@@ -88,7 +88,8 @@ def explain_text(resolved: Resolved, only: tuple[str, ...] = ()) -> str:
                          f"{human(d.total_params)} parameters active per token; expert parallel "
                          f"{r.cluster.expert_parallel}")
         lines.append(f"params: {human(d.total_params)} total, {human(d.non_embedding_params)} non-embedding "
-                     f"(hidden {human(d.params_by_class['hidden'])}, embedding {human(d.params_by_class['embedding'])}, "
+                     f"(hidden {human(d.params_by_class['hidden'])}, "
+                     f"embedding {human(d.params_by_class['embedding'])}, "
                      f"output {human(d.params_by_class['output'])}, vector {human(d.params_by_class['vector'])})")
         lines.append(f"training: {human(d.tokens)} tokens, {d.tokens_per_param:.3g} tokens/param, "
                      f"{d.training_flops:.3e} FLOPs (6·N·D + attention)")

@@ -49,7 +49,8 @@ KIND_DOC: dict[str, str] = {
     "mlp_in": "MLP gate and up projections (fan-in width, fan-out ffn_hidden)",
     "mlp_out": "MLP down projection (fan-in ffn_hidden, fan-out width); a residual branch output",
     "expert_in": "a routed expert's gate and up projections (fan-in width, fan-out expert_ffn_hidden)",
-    "expert_out": "a routed expert's down projection (fan-in expert_ffn_hidden, fan-out width); a residual branch output",
+    "expert_out": "a routed expert's down projection (fan-in expert_ffn_hidden, fan-out width); "
+                  "a residual branch output",
     "shared_in": "the shared experts' gate and up projections (fan-in width, fan-out shared_experts·expert_ffn_hidden)",
     "shared_out": "the shared experts' down projection (fan-in shared_experts·expert_ffn_hidden, fan-out width)",
     "embedding": "token embedding table (fan-out width)",

@@ -14,7 +14,7 @@ Conventions used throughout recipec:
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
@@ -206,9 +206,10 @@ class Optimizer(_Model):
     z_loss: NonNegFloat = Field(0.0, description="Output-logit z-loss coefficient (0 disables).")
     per_class: PerClassHyper = Field(default_factory=PerClassHyper, description="Proxy overrides per parameter class.")
     per_kind: dict[KindName, HyperOverride] = Field(
-        default_factory=dict, description="Proxy overrides per parameter kind (recipec.kinds: q, k, v, o, mlp_in, mlp_out, "
-                                          "expert_in, expert_out, shared_in, shared_out, embedding, output, router, "
-                                          "norm, qk_norm, final_norm, bias); they win over per_class and over muon.")
+        default_factory=dict,
+        description="Proxy overrides per parameter kind (recipec.kinds: q, k, v, o, mlp_in, mlp_out, "
+                    "expert_in, expert_out, shared_in, shared_out, embedding, output, router, "
+                    "norm, qk_norm, final_norm, bias); they win over per_class and over muon.")
     muon: Muon | None = Field(None, description="Train matrix kinds with Muon; the rest with this optimizer.")
 
     @model_validator(mode="after")
@@ -329,7 +330,7 @@ class TransferRef(_Model):
     params: dict[str, RealParam] = Field(default_factory=dict)
 
 
-TransferItem = Union[Annotated[str, Field(min_length=1, max_length=4096)], TransferRef]
+TransferItem = Annotated[str, Field(min_length=1, max_length=4096)] | TransferRef
 
 
 # --------------------------------------------------------------------------- sizes

@@ -52,7 +52,8 @@ class Step(_Frozen):
     ruleset: str | None = None  # rule-set name
     file: str | None = None  # rule-set file or recipe file
     axis: str | None = None
-    dim: Literal["fan_in", "fan_out", "spectral"] | None = None  # a width rule on the kind's own fan ratio (None: width m)
+    # a width rule on the kind's own fan ratio (None: width m)
+    dim: Literal["fan_in", "fan_out", "spectral"] | None = None
     ratio: float | None = None
     exponent: float | None = None
     factor: float | None = None  # what the value was multiplied by

@@ -184,11 +184,13 @@ def resolve_shape(proxy: ModelShape, size: SizeModel | None = None) -> Shape:
         ffn = round_up(proxy.ffn_multiplier * width, proxy.ffn_multiple_of)
     else:
         assert proxy.ffn_hidden is not None  # guaranteed by the schema
-        ffn = proxy.ffn_hidden if width == proxy.width else round_up(proxy.ffn_hidden * width / proxy.width, proxy.ffn_multiple_of)
+        ffn = (proxy.ffn_hidden if width == proxy.width
+               else round_up(proxy.ffn_hidden * width / proxy.width, proxy.ffn_multiple_of))
 
     if not 1 <= ffn <= MAX_SHAPE:
-        field = ("ffn_hidden",) if size.ffn_hidden is not None or (proxy.ffn_hidden is not None and
-                                                                    size.ffn_multiplier is None) else ("ffn_multiplier",)
+        field = (("ffn_hidden",)
+                 if size.ffn_hidden is not None or (proxy.ffn_hidden is not None and size.ffn_multiplier is None)
+                 else ("ffn_multiplier",))
         raise ShapeError(field, f"the MLP hidden size at width {width} would be {ffn}, outside 1 to {MAX_SHAPE}")
 
     moe = _moe_shape(proxy, size, width)

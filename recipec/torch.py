@@ -364,7 +364,8 @@ def _warn_undocumented(kinds: dict[str, str], settings: dict[str, Any]) -> None:
     differing = {KIND_CLASS[o] for o, v in settings["kinds"].items() if v != settings["classes"][KIND_CLASS[o]]}
     vague = [n for n, k in kinds.items() if k not in KINDS and k in differing]
     if vague:
-        warnings.warn(f"recipec.torch: {len(vague)} parameters ({', '.join(vague[:3])}{', …' if len(vague) > 3 else ''}) "
+        warnings.warn(f"recipec.torch: {len(vague)} parameters "
+                      f"({', '.join(vague[:3])}{', …' if len(vague) > 3 else ''}) "
                       "have no documented kind and get their class's values, but the recipe gives that class's kinds "
                       "different values: pass overrides={r'<regex>': '<kind>'}", KindGuessWarning, stacklevel=3)
 

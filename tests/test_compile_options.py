@@ -98,9 +98,12 @@ def test_examples_lint_clean_outside_the_repository(tmp_path):
 def test_bad_launch_options_are_usage_errors(tmp_path):
     for opt, value, says in (("--launch-env", "NO_EQUALS", "Invalid value for '--launch-env': expected NAME=VALUE"),
                              ("--launch-env", "1X=y", "Invalid value for '--launch-env': expected NAME=VALUE"),
-                             ("--k8s-volume", "Bad_Claim:/data", "Invalid value for '--k8s-volume': expected CLAIM:/ABSOLUTE/MOUNT/PATH"),
-                             ("--k8s-volume", "corpus:data", "Invalid value for '--k8s-volume': expected CLAIM:/ABSOLUTE/MOUNT/PATH"),
-                             ("--k8s-volume", "corpus:/recipec", "Invalid value for '--k8s-volume': expected CLAIM:/ABSOLUTE/MOUNT/PATH"),
+                             ("--k8s-volume", "Bad_Claim:/data",
+                              "Invalid value for '--k8s-volume': expected CLAIM:/ABSOLUTE/MOUNT/PATH"),
+                             ("--k8s-volume", "corpus:data",
+                              "Invalid value for '--k8s-volume': expected CLAIM:/ABSOLUTE/MOUNT/PATH"),
+                             ("--k8s-volume", "corpus:/recipec",
+                              "Invalid value for '--k8s-volume': expected CLAIM:/ABSOLUTE/MOUNT/PATH"),
                              ("--image", " ", "Invalid value for '--image': must not be empty")):
         result = _run(LLAMA, "-t", "hf", "-l", "k8s", opt, value, "--out", str(tmp_path / "o"))
         assert result.exit_code == 2 and says in result.output, (opt, value, result.output)

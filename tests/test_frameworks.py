@@ -147,7 +147,8 @@ def test_torchtitan(case, monkeypatch):
 _HF_KINDS = (
     ("self_attn.q_proj.weight", "q"), ("self_attn.k_proj.weight", "k"), ("self_attn.v_proj.weight", "v"),
     ("self_attn.o_proj.weight", "o"), ("mlp.gate_proj.weight", "mlp_in"), ("mlp.up_proj.weight", "mlp_in"),
-    ("mlp.down_proj.weight", "mlp_out"), ("input_layernorm.weight", "norm"), ("post_attention_layernorm.weight", "norm"),
+    ("mlp.down_proj.weight", "mlp_out"), ("input_layernorm.weight", "norm"),
+    ("post_attention_layernorm.weight", "norm"),
     ("embed_tokens.weight", "embedding"), ("lm_head.weight", "output"),
 )
 
@@ -294,7 +295,8 @@ def test_megatron(megatron_case, monkeypatch):
         want = megatron_expected(r, kind)
         assert close(o["max_lr"], want["lr"]), name
         assert close(o["min_lr"], want["lr"] * min_ratio), name
-        assert close(args.weight_decay * o["wd_mult"], want["weight_decay"]) or want["weight_decay"] == 0 == o["wd_mult"]
+        assert (close(args.weight_decay * o["wd_mult"], want["weight_decay"])
+                or want["weight_decay"] == 0 == o["wd_mult"])
         assert close(o["eps"], want["eps"]), name
     for kind in ("q", "k", "v", "o", "mlp_in", "mlp_out") + (() if r.shape.tied_embeddings else ("output",)):
         assert close(wrapper.INIT_STD[kind], megatron_expected(r, kind)["init_std"]), kind

@@ -50,7 +50,8 @@ def _compile(tmp_path_factory, path, size, targets=("hf", "neutral"), display=No
 class Expert(nn.Module):
     def __init__(self, d, f):
         super().__init__()
-        self.w1, self.w3, self.w2 = nn.Linear(d, f, bias=False), nn.Linear(d, f, bias=False), nn.Linear(f, d, bias=False)
+        self.w1, self.w3, self.w2 = (nn.Linear(d, f, bias=False), nn.Linear(d, f, bias=False),
+                                     nn.Linear(f, d, bias=False))
 
 
 class MoEBlock(nn.Module):
@@ -167,7 +168,8 @@ def test_muon_groups_carry_each_kinds_numbers_and_muons_settings():
     model = _llama_like()
     opt = optimizers(model, r)
     assert isinstance(opt, Optimizers) and set(opt.optimizers) == {"muon", "adamw"}
-    assert isinstance(opt.optimizers["muon"], torch.optim.Muon) and isinstance(opt.optimizers["adamw"], torch.optim.AdamW)
+    assert isinstance(opt.optimizers["muon"], torch.optim.Muon)
+    assert isinstance(opt.optimizers["adamw"], torch.optim.AdamW)
     held = {id(p): (name, g) for name, o in opt.optimizers.items() for g in o.param_groups for p in g["params"]}
     kinds = classify_kinds(model)
     lrs = {}
@@ -217,14 +219,16 @@ def test_muon_steps_and_the_state_round_trips():
     assert set(state["optimizers"]) == {"muon", "adamw"}
     opt2 = optimizers(model, r)
     opt2.load_state_dict(state)
-    assert torch.equal(opt2.optimizers["muon"].state[q]["momentum_buffer"], opt.optimizers["muon"].state[q]["momentum_buffer"])
+    assert torch.equal(opt2.optimizers["muon"].state[q]["momentum_buffer"],
+                       opt.optimizers["muon"].state[q]["momentum_buffer"])
     opt.zero_grad()
     assert q.grad is None
 
 
 def test_a_3d_expert_tensor_under_muon_is_an_error_not_adamw(tmp_path):
     transformers = pytest.importorskip("transformers")
-    out = render_case("moe-distinct-hf", None, None, targets=("neutral",), path=MOE, display="tests/data/moe-distinct-hf.yaml")
+    out = render_case("moe-distinct-hf", None, None, targets=("neutral",), path=MOE,
+                      display="tests/data/moe-distinct-hf.yaml")
     groups = json.loads(next(f.text for f in out.files if f.path == "param_groups.json"))
     groups["kinds"]["expert_out"]["optimizer"] = "muon"  # as if the recipe trained the experts with Muon
     path = tmp_path / "param_groups.json"

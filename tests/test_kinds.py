@@ -71,14 +71,14 @@ def test_completep_eps_and_final_norm_as_in_the_reference_code():
     text = BASE.replace("transfer: [fan2025]", "transfer: [mup-adamw, {name: completep, params: {alpha: 0.5}}]") \
         .replace("model: {width: 4096}", "model: {width: 1024, depth: 16}")
     r = resolved(text)
-    m, l = 4, 4  # width 256 -> 1024, depth 4 -> 16
+    m, depth = 4, 4  # width 256 -> 1024, depth 4 -> 16
     eps = 1e-8
-    assert r.classes["hidden"].eps.value == pytest.approx(eps / m * l ** -0.5, rel=REL)
+    assert r.classes["hidden"].eps.value == pytest.approx(eps / m * depth ** -0.5, rel=REL)
     assert r.classes["embedding"].eps.value == pytest.approx(eps / m, rel=REL)
     assert r.classes["output"].eps.value == pytest.approx(eps / m, rel=REL)
-    assert r.classes["vector"].eps.value == pytest.approx(eps / m * l ** -0.5, rel=REL)  # block norms
+    assert r.classes["vector"].eps.value == pytest.approx(eps / m * depth ** -0.5, rel=REL)  # block norms
     assert r.kind_coupled("final_norm").eps == pytest.approx(eps / m, rel=REL)
-    assert r.classes["vector"].lr.value == pytest.approx(3e-3 * l ** (0.5 - 1), rel=REL)
+    assert r.classes["vector"].lr.value == pytest.approx(3e-3 * depth ** (0.5 - 1), rel=REL)
     assert r.kind_coupled("final_norm").lr == pytest.approx(3e-3, rel=REL)  # no depth factor
 
 
@@ -102,7 +102,8 @@ def test_warmup_fraction_rounds_half_up():
 
 
 def test_per_kind_proxy_values_win_over_per_class():
-    text = BASE.replace("  wd_convention: coupled\n", "  wd_convention: coupled\n  per_kind:\n    mlp_out: {lr: 1.0e-3}\n")
+    text = BASE.replace("  wd_convention: coupled\n",
+                        "  wd_convention: coupled\n  per_kind:\n    mlp_out: {lr: 1.0e-3}\n")
     r = resolved(text)
     assert r.kind_coupled("mlp_out").lr == pytest.approx(1e-3 / 16, rel=REL)
     assert r.kind_coupled("mlp_in").lr == pytest.approx(3e-3 / 16, rel=REL)

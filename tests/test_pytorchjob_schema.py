@@ -92,7 +92,8 @@ def admission_errors(job: dict) -> list[str]:
     replicas = spec.get("pytorchReplicaSpecs")
     if spec.get("elasticPolicy") is not None:
         if "Worker" not in (replicas or {}):
-            errs.append("spec.pytorchReplicaSpecs[Worker]: Required value: must be configured if elastic policy is used")
+            errs.append("spec.pytorchReplicaSpecs[Worker]: Required value: "
+                        "must be configured if elastic policy is used")
         if spec["elasticPolicy"].get("nProcPerNode") is not None and spec.get("nprocPerNode") is not None:
             errs.append("spec.elasticPolicy.nProcPerNode: Forbidden: must not be used with spec.nprocPerNode")
     if replicas is None:
@@ -135,7 +136,8 @@ def pod_errors(job: dict) -> list[str]:
             # A ConfigMap volume is read-only (Kubernetes mounts it so): the working directory must be elsewhere.
             work = c.get("workingDir", "/")
             for m in mounts:
-                if "configMap" in volumes.get(m["name"], {}) and (work + "/").startswith(m["mountPath"].rstrip("/") + "/"):
+                if ("configMap" in volumes.get(m["name"], {})
+                        and (work + "/").startswith(m["mountPath"].rstrip("/") + "/")):
                     errs.append(f"{role}: workingDir {work} is inside the read-only ConfigMap mount {m['mountPath']}")
     return errs
 
@@ -168,9 +170,10 @@ spec:
           volumes: [{name: recipec, configMap: {name: x}}]
 """)
     errors = check(job)
-    assert "spec.pytorchReplicaSpecs[Worker]: Required value: must be configured if elastic policy is used" in errors
-    assert "types: .spec.elasticPolicy.bogus: not a field of KubeflowOrgV1ElasticPolicy (the API server would drop it)" \
-        in errors
+    assert ("spec.pytorchReplicaSpecs[Worker]: Required value: must be configured if elastic policy is used"
+            in errors)
+    assert ("types: .spec.elasticPolicy.bogus: not a field of KubeflowOrgV1ElasticPolicy "
+            "(the API server would drop it)" in errors)
     assert any("read-only ConfigMap mount" in e for e in errors)
     job["spec"]["nprocPerNode"] = 8
     assert any(e.startswith("types: .spec.nprocPerNode: int where the API has str") for e in check(job))

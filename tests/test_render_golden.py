@@ -56,7 +56,8 @@ def test_compile_path_imports_neither_torch_nor_eager_jinja():
         "argv = ['compile', 'examples/llama-proxy.yaml', '--size', '8b', '--out', sys.argv[1], '--launcher', 'slurm']\n"
         "for t in ('torchtitan', 'megatron', 'hf', 'neutral'): argv += ['--target', t]\n"
         "main(argv, standalone_mode=False)\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'torchtitan', 'megatron'))\n"
+        "bad = sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('torch', 'transformers', 'torchtitan', 'megatron'))\n"
         "assert not bad, bad\n"
     )
     import tempfile

@@ -117,7 +117,7 @@ def test_python_outputs_parse_and_carry_the_name_literally(outputs):
 
 def test_yaml_and_json_outputs_carry_the_name_literally(outputs):
     _, outs, recipe = outputs
-    for launcher, out in outs.items():
+    for _launcher, out in outs.items():
         args = yaml.safe_load((out / "hf_training_args.yaml").read_text(encoding="utf-8"))
         assert args["run_name"] == HOSTILE
         groups = json.loads((out / "param_groups.json").read_text(encoding="utf-8"))

@@ -83,7 +83,7 @@ def test_hf_trains_from_the_generated_script(tmp_path):
     log = result.stdout + result.stderr
     assert "'train_loss'" in log, log[-3000:]
     # the Trainer ran the recipe's steps with the recipe's output directory (relative to the working directory)
-    assert re.search(r"\b%d/%d\b" % (STEPS, STEPS), log), log[-3000:]
+    assert re.search(rf"\b{STEPS:d}/{STEPS:d}\b", log), log[-3000:]
     assert (run / "outputs").is_dir()
 
 
@@ -121,7 +121,7 @@ def test_hf_trains_with_muon_and_moe_from_the_generated_script(tmp_path, recipe,
     result = _launch(out / "launch_hf_torchrun.sh", run, ["--dataset", str(data), "--cpu"])
     log = result.stdout + result.stderr
     assert "'train_loss'" in log, log[-3000:]
-    assert re.search(r"\b%d/%d\b" % (STEPS, STEPS), log), log[-3000:]
+    assert re.search(rf"\b{STEPS:d}/{STEPS:d}\b", log), log[-3000:]
 
 
 def test_hf_reads_a_token_file(tmp_path, monkeypatch):
@@ -177,7 +177,8 @@ def test_torchtitan_without_data_uses_its_own_dataloader(tmp_path, monkeypatch):
                                       "--dataloader.dataset", "c4", "--dataloader.dataset_path", "/data/c4",
                                       "--hf_assets_path", "/assets/tok"])
     assert type(cfg.dataloader).__qualname__ == "HuggingFaceTextDataLoader.Config"
-    assert (cfg.dataloader.dataset, cfg.dataloader.dataset_path, cfg.hf_assets_path) == ("c4", "/data/c4", "/assets/tok")
+    assert ((cfg.dataloader.dataset, cfg.dataloader.dataset_path, cfg.hf_assets_path)
+            == ("c4", "/data/c4", "/assets/tok"))
     monkeypatch.setenv("RECIPEC_DATA", str(tmp_path / "missing.bin"))
     sys.modules.pop("recipec_torchtitan", None)
     with pytest.raises(FileNotFoundError, match="RECIPEC_DATA"):

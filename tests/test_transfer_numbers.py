@@ -109,7 +109,8 @@ def test_wrong_optimizer_for_rule_set_is_recorded():
 
 
 def test_completep_depth_with_parameter():
-    text = BASE.replace("transfer: [fan2025]", "transfer: [mup-adamw, {name: completep, params: {alpha: 0.5}}]").replace(
+    text = BASE.replace("transfer: [fan2025]",
+                        "transfer: [mup-adamw, {name: completep, params: {alpha: 0.5}}]").replace(
         "model: {width: 4096}", "model: {width: 256, depth: 16}")
     r = resolved(text)
     assert r.ratios["depth"] == 4
@@ -127,7 +128,9 @@ def test_adamw_timescale_on_tokens():
     assert r.classes["hidden"].weight_decay.value == pytest.approx(0.025, rel=REL)
     proxy = resolved(text, None)
     # tau_epoch = tau_iter * B / D stays fixed
-    tau_epoch = lambda x: x.derived.adamw_timescale_steps * x.batch.global_tokens / x.derived.tokens
+    def tau_epoch(x):
+        return x.derived.adamw_timescale_steps * x.batch.global_tokens / x.derived.tokens
+
     assert tau_epoch(r) == pytest.approx(tau_epoch(proxy), rel=1e-9)
 
 

@@ -60,7 +60,8 @@ def _torchtitan(r) -> list[Gap]:
                                    "multiplier and tied embeddings cannot be lowered into the weight"))
     if r.shape.tied_embeddings and not is_one(out_mult):
         out.append(Gap("tied_out", f"output_multiplier={fmt(out_mult)} is NOT applied: torchtitan has no logit "
-                                   "multiplier and the tied lm_head shares the embedding weight, so it cannot be lowered"))
+                                   "multiplier and the tied lm_head shares the embedding weight, "
+                                   "so it cannot be lowered"))
     if r.shape.bias:
         out.append(Gap("bias", "bias: true is NOT applied: torchtitan's Llama3 linears have no bias"))
     if r.shape.norm != "rmsnorm":
@@ -178,8 +179,9 @@ def _hf(r) -> list[Gap]:
                                      "expert (Qwen2-MoE's is sigmoid-gated and has no qk-norm), so hf cannot train "
                                      "this model; compile -t hf refuses it"))
     if moe and r.moe.router_score != "softmax":
-        out.append(Gap("moe_router_score", f"router_score: {r.moe.router_score} is NOT applied: Qwen3-MoE's router is a "
-                                           "softmax over the experts; compile -t hf refuses it"))
+        out.append(Gap("moe_router_score", f"router_score: {r.moe.router_score} is NOT applied: "
+                                           "Qwen3-MoE's router is a softmax over the experts; "
+                                           "compile -t hf refuses it"))
     muon_3d = [k for k in ("expert_in", "expert_out") if r.kinds.get(k) is not None and r.kinds[k].optimizer == "muon"]
     if moe and muon_3d:
         out.append(Gap("muon_experts", f"Muon for {', '.join(muon_3d)} is NOT applied: Qwen3-MoE stores the routed "

@@ -106,7 +106,8 @@ def report_text(report: Report) -> str:
     for r in report.rows:
         by = {c.what: c for c in r.checks}
         cells = [r.row.name, r.row.kind + ("+" + "+".join(r.row.fused) if r.row.fused else "")
-                 + (f" ({r.row.optimizer})" if r.row.optimizer == "muon" or by.get("optimizer") and not by["optimizer"].ok
+                 + (f" ({r.row.optimizer})"
+                    if r.row.optimizer == "muon" or by.get("optimizer") and not by["optimizer"].ok
                     else "")]
         for what in ("lr", "weight_decay", "eps", "init_std"):
             c = by.get(what)

@@ -5,10 +5,10 @@ kind k gets ``recipec.frameworks.optimizers.kind_values(resolved, k)`` from the 
 k (``optimizer_of``: "muon" for a Muon kind, else the main optimizer). Where the observer reads the
 optimizer class (``ParamRow.optimizer``) it must be that one; a Muon parameter is also checked for
 Muon's momentum, nesterov, ns_steps and adjust_lr, an AdamW/Adam one for its betas. An observer that
-cannot tell the optimizer (``None``) is a difference for a Muon kind only. Where the framework cannot apply a forward multiplier c
-that acts on the weight (readout, embedding, residual-branch output), recipec's renderers lower it
-into the weight — init std and LR × c, Adam eps and coupled WD ÷ c (Muon's eps stays: its update does
-not see the gradient's scale) — so that is what the framework
+cannot tell the optimizer (``None``) is a difference for a Muon kind only. Where the framework cannot
+apply a forward multiplier c that acts on the weight (readout, embedding, residual-branch output),
+recipec's renderers lower it into the weight — init std and LR × c, Adam eps and coupled WD ÷ c (Muon's
+eps stays: its update does not see the gradient's scale) — so that is what the framework
 must show, with c = resolved multiplier ÷ the multiplier the framework applies itself. A weight
 shared by the embedding and the readout cannot be lowered: that multiplier is a gap of the target
 (``recipec.frameworks.gaps``, RC603), listed as such and not counted as a difference.
@@ -134,29 +134,35 @@ def compare(resolved, observation: Observation) -> Report:
         checks = []
         if row.optimizer is not None or muon:
             checks.append(Check("optimizer", row.optimizer, want_opt, row.optimizer == want_opt,
-                                "" if row.optimizer is not None else "the observer cannot tell which optimizer holds it"))
+                                "" if row.optimizer is not None
+                                else "the observer cannot tell which optimizer holds it"))
         checks += [
             Check("lr", row.lr, want.lr * c, _close(row.lr, want.lr * c)),
-            Check("weight_decay", row.weight_decay, want.weight_decay / c, _close(row.weight_decay, want.weight_decay / c)),
+            Check("weight_decay", row.weight_decay, want.weight_decay / c,
+                  _close(row.weight_decay, want.weight_decay / c)),
             Check("eps", row.eps, eps, _close(row.eps, eps)),
         ]
         if muon and row.optimizer == "muon":
             m = resolved.muon
-            checks += [Check("momentum", row.momentum, m.momentum, row.momentum is not None and _close(row.momentum, m.momentum)),
+            checks += [Check("momentum", row.momentum, m.momentum,
+                             row.momentum is not None and _close(row.momentum, m.momentum)),
                        Check("nesterov", row.nesterov, m.nesterov, row.nesterov == m.nesterov),
                        Check("ns_steps", row.ns_steps, m.ns_steps, row.ns_steps == m.ns_steps),
                        Check("adjust_lr", row.adjust_lr, m.adjust_lr, row.adjust_lr == m.adjust_lr)]
         elif not muon:
             checks.append(Check("betas", tuple(row.betas), tuple(resolved.optimizer.betas),
-                                len(row.betas) == 2 and all(_close(a, b) for a, b in zip(row.betas, resolved.optimizer.betas))))
+                                len(row.betas) == 2
+                                and all(_close(a, b) for a, b in zip(row.betas, resolved.optimizer.betas))))
         if row.min_lr is not None:
-            checks.append(Check("min_lr", row.min_lr, want.lr * c * min_ratio, _close(row.min_lr, want.lr * c * min_ratio)))
+            checks.append(Check("min_lr", row.min_lr, want.lr * c * min_ratio,
+                                _close(row.min_lr, want.lr * c * min_ratio)))
         if row.init_std is not None and KIND_CLASS[row.kind] != "vector" and want.init_std is not None:
             expected = want.init_std * c
             note = ""
             if row.init_truncation is not None:
                 expected *= truncated_std_factor(row.init_truncation)
-                note = f"truncated normal at ±{row.init_truncation:g}σ: real std {truncated_std_factor(row.init_truncation):.4f}·σ"
+                note = (f"truncated normal at ±{row.init_truncation:g}σ: "
+                        f"real std {truncated_std_factor(row.init_truncation):.4f}·σ")
             tol = init_tolerance(row.init_numel)
             checks.append(Check("init_std", row.init_std, expected, abs(row.init_std - expected) <= tol * expected,
                                 note or f"tolerance ±{tol:.1%} over {row.init_numel} values"))

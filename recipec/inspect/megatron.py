@@ -330,8 +330,9 @@ def observe(out_dir: Path, resolved: dict, *, shrink: bool) -> Observation:
                      f"dispatcher (the recipe's {dispatcher} holds no parameters; alltoall creates a CUDA stream "
                      "when built, token_dispatcher.py:469); at expert parallel 1 megatron-core marks "
                      f"{expert_tensors} tensors expert-parallel (allreduce = not (is_expert and (EP > 1 or "
-                     "ETP != TP)), tensor_parallel/layers.py:948-1017); at the recipe's they go to a second optimizer built from "
-                     "the same config_overrides (core/optimizer/__init__.py:1180-1216), read here the same way")
+                     "ETP != TP)), tensor_parallel/layers.py:948-1017); at the recipe's they go to a second "
+                     "optimizer built from the same config_overrides (core/optimizer/__init__.py:1180-1216), "
+                     "read here the same way")
     notes.append("linear_qkv.weight holds q, k and v rows (one tensor, one optimizer group): reported as "
                  "[q], [k], [v] rows with the group's numbers and each part's own init")
     if shrink:

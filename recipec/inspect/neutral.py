@@ -4,9 +4,10 @@ The model (``recipec.frameworks.nanogpt``; unfused q/k/v and gate/up, and for a 
 router, per-expert Linears and the shared experts, when the recipe has Muon or experts) is built at
 the compiled shape on the meta device, or with ``shrink`` at a small shape on CPU;
 ``recipec.torch.optimizers`` (torch.optim.Muon + AdamW) and ``init_std`` read param_groups.json with
-``lower_multipliers=True``, and every parameter's optimizer class and group are read back (the model applies no multiplier of its own; its
-attention uses the file's ``attn_logit_scale``). Kinds come from the documented nanoGPT names, not
-from ``recipec.torch``'s classifier, so a misclassification there is a difference.
+``lower_multipliers=True``, and every parameter's optimizer class and group are read back (the model
+applies no multiplier of its own; its attention uses the file's ``attn_logit_scale``). Kinds come from
+the documented nanoGPT names, not from ``recipec.torch``'s classifier, so a misclassification there is
+a difference.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ class LintContext:
                 if exponent is None or (optimizer is not None and rule.optimizer != optimizer):
                     continue
                 for c in rule.classes():
-                    if (cls is None or c == cls) and (hp is None or rule.hp == hp) and (axis is None or rule.axis == axis):
+                    if ((cls is None or c == cls) and (hp is None or rule.hp == hp)
+                            and (axis is None or rule.axis == axis)):
                         out.append(PowerRule(rs.name, i, rule.axis, c, rule.hp, exponent, rule.optimizer, rule.ratio,
                                              tuple(rule.kinds) if rule.kinds is not None else None))
         return out

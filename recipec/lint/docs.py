@@ -40,7 +40,8 @@ def checks_markdown(checks: dict) -> str:
         "|---|---|---|---|",
     ]
     for chk in checks.values():
-        out.append(f"| [{chk.code}](#{chk.code.lower()}-{chk.name}) | {chk.name} | {chk.severity.value} | {chk.summary} |")
+        out.append(f"| [{chk.code}](#{chk.code.lower()}-{chk.name}) | {chk.name} | {chk.severity.value} "
+                   f"| {chk.summary} |")
     out.append("")
     for chk in checks.values():
         out.append(check_text(chk))

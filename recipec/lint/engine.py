@@ -23,7 +23,8 @@ _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".
 
 def _stamp(check: Check, d: Diagnostic, cfg: LintConfig, fatal: bool = False) -> Diagnostic:
     extra = {"name": check.name, **({"fatal": True} if fatal else {})}
-    return Diagnostic(d.message, path=d.path, location=d.location, severity=cfg.severity.get(check.code, check.severity),
+    return Diagnostic(d.message, path=d.path, location=d.location,
+                      severity=cfg.severity.get(check.code, check.severity),
                       code=check.code, hint=d.hint, extra=extra)
 
 
@@ -58,7 +59,8 @@ def lint_text(text: str, display: str, checks: dict[str, Check], cfg: LintConfig
     try:
         loaded = load_recipe_text(text, display)
         sets = load_rulesets(loaded.recipe, base_dir, loaded.source_map, display)
-        common = dict(file=display, sha256=loaded.sha256, source_map=loaded.source_map, base_dir=base_dir, rulesets=sets)
+        common = dict(file=display, sha256=loaded.sha256, source_map=loaded.source_map, base_dir=base_dir,
+                      rulesets=sets)
         proxy = resolve(loaded.recipe, None, **common)
         ctx = LintContext(loaded=loaded, rulesets=sets, proxy=proxy, target=cfg.target)
     except RecipecError as e:
@@ -110,8 +112,9 @@ def _apply_suppressions(text: str, display: str, diags: list[Diagnostic], checks
                     else:
                         where = "in this file" if s.scope == "file" else f"on line {s.applies_to}"
                         msg = f"unused suppression: {code} ({checks[code].name}) reports nothing {where}"
-                    diags.append(_stamp(unused_check, Diagnostic(msg, path="", location=Location(display, s.line, s.column),
-                                                                 hint="remove it"), cfg))
+                    diags.append(_stamp(unused_check,
+                                        Diagnostic(msg, path="", location=Location(display, s.line, s.column),
+                                                   hint="remove it"), cfg))
     diags.sort(key=lambda d: (d.location.line if d.location else 0, d.location.column if d.location else 0, d.code))
     return diags
 

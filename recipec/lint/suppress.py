@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_DIRECTIVE = re.compile(r"(?:^|(?<=\s))#\s*recipec:\s*(disable-file|disable)\s*=\s*([A-Za-z0-9_-]+(?:\s*,\s*[A-Za-z0-9_-]+)*)")
+_DIRECTIVE = re.compile(r"(?:^|(?<=\s))#\s*recipec:\s*(disable-file|disable)\s*=\s*"
+                        r"([A-Za-z0-9_-]+(?:\s*,\s*[A-Za-z0-9_-]+)*)")
 
 
 @dataclass

@@ -218,7 +218,8 @@ _MESSAGES = {
     "too_long": lambda e: f"must have at most {e['ctx'].get('max_length')} item(s)",
     "string_too_short": lambda e: "must not be empty",
     "string_too_long": lambda e: f"is too long (at most {e['ctx'].get('max_length')} characters)",
-    "string_pattern_mismatch": lambda e: f"{_show(e['input'])} is not a valid name (letters, digits, '.', '_', '-'; at most 64)",
+    "string_pattern_mismatch": lambda e: (f"{_show(e['input'])} is not a valid name "
+                                          "(letters, digits, '.', '_', '-'; at most 64)"),
     "literal_error": lambda e: f"must be one of {e['ctx']['expected']} (got {_show(e['input'])})",
 }
 

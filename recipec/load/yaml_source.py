@@ -124,7 +124,8 @@ def decode_utf8(data: bytes, display: str) -> str:
         before = data[: e.start]
         line = before.count(b"\n") + 1
         col = e.start - (before.rfind(b"\n") + 1) + 1
-        raise _err(display, line, col, f"not valid UTF-8 (byte 0x{data[e.start]:02x}); save the file as UTF-8") from None
+        raise _err(display, line, col,
+                   f"not valid UTF-8 (byte 0x{data[e.start]:02x}); save the file as UTF-8") from None
     if text.startswith("\ufeff"):
         text = text[1:]
     return text

@@ -174,8 +174,8 @@ def environment():
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters.update(sh=shell_quote, py=py_literal, yaml=yaml_scalar, comment=comment_safe, note=note_safe, slug=slug, flag_groups=flag_groups,
-                       json=json_value)
+    env.filters.update(sh=shell_quote, py=py_literal, yaml=yaml_scalar, comment=comment_safe, note=note_safe, slug=slug,
+                       flag_groups=flag_groups, json=json_value)
     return env
 
 

@@ -148,8 +148,9 @@ def ruleset_warnings(ctx: Context, sets: list[RuleSet]) -> list[Diagnostic]:
             wrong = f"rule set '{rs.name}' is for {', '.join(allowed)}, but the recipe uses {opt}"
         elif muon is not None and muon != has_muon:
             wrong = (f"rule set '{rs.name}' is for recipes that train matrices with Muon, but the recipe has no "
-                     f"optimizer.muon" if muon else f"rule set '{rs.name}' is for recipes without Muon, but the "
-                                                    f"recipe trains {', '.join(ctx.recipe.optimizer.muon.kinds)} with Muon")
+                     f"optimizer.muon" if muon else
+                     f"rule set '{rs.name}' is for recipes without Muon, but the "
+                     f"recipe trains {', '.join(ctx.recipe.optimizer.muon.kinds)} with Muon")
         if wrong is not None:
             out.append(Diagnostic(
                 wrong,
@@ -166,7 +167,8 @@ def _proxy_globals(r: Recipe, shape: Shape) -> dict[str, float]:
         "output_multiplier": init.output_multiplier,
         "embedding_multiplier": init.embedding_multiplier,
         "residual_multiplier": init.residual_multiplier,
-        "attn_logit_scale": init.attn_logit_scale if init.attn_logit_scale is not None else 1 / math.sqrt(shape.head_dim),
+        "attn_logit_scale": (init.attn_logit_scale if init.attn_logit_scale is not None
+                             else 1 / math.sqrt(shape.head_dim)),
     }
 
 

@@ -99,9 +99,9 @@ def resolve_kinds(ctx: Context, applier: Applier, sets: list[RuleSet], proxy_sha
             if kind not in has or (kind == rep and kind not in muon):
                 continue
             if kind in muon:
-                per_kind[kind] = _resolve_one(ctx, applier, sets, cls, kind, ratios[kind], _muon_values(ctx.recipe, proxy_vals[cls]),
-                                              target, size, ctx.recipe.optimizer.muon.wd_convention or "coupled",
-                                              muon=True)
+                per_kind[kind] = _resolve_one(ctx, applier, sets, cls, kind, ratios[kind],
+                                              _muon_values(ctx.recipe, proxy_vals[cls]), target, size,
+                                              ctx.recipe.optimizer.muon.wd_convention or "coupled", muon=True)
                 continue
             pinned = kind in ctx.recipe.optimizer.per_kind or kind in ctx.recipe.init.per_kind_std
             other_ratio = any(ratios[kind][d] != ratios[rep][d] for d in dims)

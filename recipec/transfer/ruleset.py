@@ -14,7 +14,7 @@ import operator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
@@ -35,7 +35,8 @@ AXIS_SYMBOL = {"width": "m", "depth": "l", "batch": "b", "tokens": "t", "head_di
 WIDTH_RATIOS: tuple[str, ...] = ("width", "fan_in", "fan_out", "spectral")
 # Which optimizer's hyperparameters a rule acts on: the recipe's main optimizer or Muon (lr and weight_decay).
 RULE_OPTIMIZERS: tuple[str, ...] = ("main", "muon")
-GLOBAL_HPARAMS: tuple[str, ...] = ("output_multiplier", "embedding_multiplier", "residual_multiplier", "attn_logit_scale")
+GLOBAL_HPARAMS: tuple[str, ...] = ("output_multiplier", "embedding_multiplier", "residual_multiplier",
+                                   "attn_logit_scale")
 # What a rule names: one parameter class, every class ("all"), or the global multipliers ("global").
 ClassName = Literal[PARAM_CLASSES + ("all", "global")]
 
@@ -44,7 +45,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-Exponent = Union[Annotated[float, Strict(), Field(ge=-64, le=64)], Annotated[str, Field(min_length=1, max_length=200)]]
+Exponent = Annotated[float, Strict(), Field(ge=-64, le=64)] | Annotated[str, Field(min_length=1, max_length=200)]
 Real = Annotated[float, Strict(), Field(ge=-1e30, le=1e30)]
 
 
@@ -119,9 +120,9 @@ class Rule(_Model):
                 raise ValueError(f"kinds {', '.join(wrong or self.kinds)} are not of class '{self.cls}'")
         is_global = self.hp in GLOBAL_HPARAMS
         if is_global != (self.cls == "global"):
-            raise ValueError(
-                f"'{self.hp}' is a {'global multiplier: use class: global' if is_global else 'per-class hyperparameter: class must be hidden, embedding, output, vector or all'}"
-            )
+            what = ("global multiplier: use class: global" if is_global
+                    else "per-class hyperparameter: class must be hidden, embedding, output, vector or all")
+            raise ValueError(f"'{self.hp}' is a {what}")
         return self
 
     def classes(self) -> tuple[str, ...]:

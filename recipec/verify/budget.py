@@ -48,7 +48,7 @@ def command_with(argv: list[str] | None, option: str, value: str) -> str:
 def command_with_list(argv: list[str] | None, option: str, value: str) -> list[str]:
     argv = list(argv or ["recipec", "verify", "RECIPE", flag("size"), "SIZE"])
     out, skip = [], False
-    for i, a in enumerate(argv):
+    for a in argv:
         if skip:
             skip = False
             continue

@@ -82,7 +82,7 @@ def _modules_by_kind(model: nn.Module, kinds: dict[str, str]):
     """(module path, module, kind, weight name) of every matrix of a measured kind (readout excluded)."""
     owner = {}
     for mname, module in model.named_modules():
-        for pname, p in module.named_parameters(recurse=False):
+        for pname, _p in module.named_parameters(recurse=False):
             owner.setdefault(f"{mname}.{pname}" if mname else pname, (mname, module, pname))
     out = []
     for name, kind in kinds.items():

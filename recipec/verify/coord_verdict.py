@@ -18,11 +18,11 @@ the recipe's resolved ``attn_logit_scale`` at every width: a model that passes a
 standard 1/√head_dim kept under muP) fails at once, before its logits have had time to grow.
 
 A kind **fails** when some judged slope's whole confidence interval lies outside the allowed band (the
-deviation is real, not noise), or its attention scale is not the resolved one; it is **inconclusive** when a slope is outside the band but its
-interval reaches into it, or an interval is wider than ``max_ci`` (more seeds or widths needed);
-otherwise it **passes**. The overall verdict is the worst kind's; of the failing kinds, those that fail
-first (at the earliest step) are named as where to look — a broken readout also disturbs o and
-mlp_out a few steps later, through the backward pass.
+deviation is real, not noise), or its attention scale is not the resolved one; it is **inconclusive**
+when a slope is outside the band but its interval reaches into it, or an interval is wider than
+``max_ci`` (more seeds or widths needed); otherwise it **passes**. The overall verdict is the worst
+kind's; of the failing kinds, those that fail first (at the earliest step) are named as where to look —
+a broken readout also disturbs o and mlp_out a few steps later, through the backward pass.
 """
 
 from __future__ import annotations

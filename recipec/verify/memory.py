@@ -89,7 +89,8 @@ def run_case(recipe: str, size: str, micro_batch: int, sets: list[str], cwd=None
     """``measure`` in a fresh process (its own resident-set peak); the JSON it prints, as a dict."""
     import subprocess
 
-    cmd = [sys.executable, "-m", "recipec.verify.memory", str(recipe), "--size", size, "--micro-batch", str(micro_batch)]
+    cmd = [sys.executable, "-m", "recipec.verify.memory", str(recipe), "--size", size,
+           "--micro-batch", str(micro_batch)]
     for s in sets:
         cmd += ["--set", s]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout)

@@ -244,7 +244,8 @@ def classify(name: str, param: torch.Tensor) -> tuple[str, str]:
         return "output", "output"
     parts = name.split(".")
     leaf = parts[-2]  # blocks.3.attn.q.weight -> q
-    if len(parts) > 3 and parts[2] == "moe":  # blocks.3.moe.router.weight, .moe.experts.5.w1.weight, .moe.shared_experts.w2.weight
+    # blocks.3.moe.router.weight, .moe.experts.5.w1.weight, .moe.shared_experts.w2.weight
+    if len(parts) > 3 and parts[2] == "moe":
         if leaf == "router":
             return "output", "router"
         owner = "expert" if parts[3] == "experts" else "shared" if parts[3] == "shared_experts" else None

@@ -45,7 +45,8 @@ class RungReport(_M):
     params: int
     hyper: dict[str, ClassHyper]
     multipliers: dict[str, float]
-    tau_steps: float | None  # timescale 1/(η·λ) of the hidden matrices (their Muon kinds' slowest when Muon trains them), after compression
+    # timescale 1/(η·λ) of the hidden matrices (their Muon kinds' slowest when Muon trains them), after compression
+    tau_steps: float | None
     tau_steps_resolved: float | None
     steps: int
     final_loss: float | None

@@ -30,8 +30,8 @@ def kind_hyper_table(report: VerifyReport) -> list[str]:
     rungs = [r for r in report.rungs if r.kind_hyper]
     if not rungs:
         return []
-    lines = ["", "| kind | optimizer | " + " | ".join(f"LR / WD (run) @ {r.width}" for r in rungs) + " | eps | init std @ "
-             f"{rungs[-1].width} |", "|---|---|" + "---|" * (len(rungs) + 2)]
+    lines = ["", "| kind | optimizer | " + " | ".join(f"LR / WD (run) @ {r.width}" for r in rungs)
+             + f" | eps | init std @ {rungs[-1].width} |", "|---|---|" + "---|" * (len(rungs) + 2)]
     for kind, h in rungs[-1].kind_hyper.items():
         opt = h.optimizer if h.optimizer != "muon" else (
             f"muon (momentum {h.momentum:g}{', nesterov' if h.nesterov else ''}, {h.ns_steps} NS steps, "

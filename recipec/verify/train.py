@@ -136,7 +136,8 @@ class Optimizers:
         muon = [g for g in groups if g.get("optimizer") == "muon"]
         self.parts: list[torch.optim.Optimizer] = []
         if adam:
-            self.parts.append(torch.optim.AdamW(adam, **({"fused": True} if device.type == "cuda" else {"foreach": True})))
+            self.parts.append(torch.optim.AdamW(adam,
+                                                **({"fused": True} if device.type == "cuda" else {"foreach": True})))
         if muon:
             self.parts.append(torch.optim.Muon(muon))
         self.schedulers = [] if schedule is None else [

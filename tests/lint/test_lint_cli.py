@@ -162,7 +162,8 @@ def test_suppressions(tmp_path: Path) -> None:
     p.write_text("# recipec: disable-file=RC301, RC404\n" + BAD_OVERRIDE)
     r = run(["lint", str(p)])
     assert r.exit_code == 1
-    assert f"{p}:1:1: RC002 warning: unused suppression: RC404 (critical-batch) reports nothing in this file" in r.output
+    assert (f"{p}:1:1: RC002 warning: unused suppression: RC404 (critical-batch) reports nothing in this file"
+            in r.output)
 
 
 def test_checks_command() -> None:

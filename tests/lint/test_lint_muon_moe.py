@@ -48,7 +48,8 @@ def test_a_muon_rule_beside_the_main_rule_of_the_same_axis_and_ratio_is_applied(
     from recipec.load import load_recipe_text
     from recipec.transfer import load_rulesets, resolve
 
-    text = RECIPE.replace(", KIND", "").replace("transfer: [mup-adamw]", "transfer: [mup-adamw, rules/muon-fan-in.yaml]")
+    text = RECIPE.replace(", KIND", "").replace("transfer: [mup-adamw]",
+                                                "transfer: [mup-adamw, rules/muon-fan-in.yaml]")
     text += "sizes:\n  big: {model: {width: 1024}}\n"
     loaded = load_recipe_text(text, "recipe.yaml")
     sets = load_rulesets(loaded.recipe, FIXTURES, loaded.source_map, "recipe.yaml")

@@ -79,7 +79,8 @@ def test_each_rung_optimizer_groups_equal_the_resolved_values():
         # the same numbers compile gives for a size of this width and depth
         sizes = {"x": Size(model=SizeModel(width=rung.width, depth=2))}
         direct = resolve(loaded.recipe.model_copy(update={"sizes": sizes}), "x")
-        assert {k: v.value for k, v in direct.values().items()} == {k: v.value for k, v in rung.resolved.values().items()}
+        assert ({k: v.value for k, v in direct.values().items()}
+                == {k: v.value for k, v in rung.resolved.values().items()})
         m = rung.width / 32
         hyper = class_hyper(rung.resolved, compression=3.0)
         cfg = model_config(rung.resolved, 256, 64)
@@ -352,7 +353,8 @@ def test_calibrate_only_at_steady_state():
     from recipec.verify.calibrate import not_at_steady_state
 
     rung = NS(width=32, diverged=None)
-    kinds = [NS(kind="q", judged=True, plateaued=[True, False]), NS(kind="embedding", judged=False, plateaued=[False] * 2)]
+    kinds = [NS(kind="q", judged=True, plateaued=[True, False]),
+             NS(kind="embedding", judged=False, plateaued=[False] * 2)]
     report = NS(rungs=[rung, NS(width=64, diverged=None)], reasons=[], kinds=kinds, widths=[32, 64])
     assert not_at_steady_state(report) == "σ has not plateaued: q at width 64"
     kinds[0].plateaued = [True, True]

@@ -30,8 +30,8 @@ NAME = "absolute-schedule-steps"
 SEVERITY = "warning"
 SUMMARY = "Warmup or decay in absolute steps while the run length changes."
 RATIONALE = "Schedules transfer as fractions of the run; a fixed step count changes the schedule's shape."
-CITATION = ("Wortsman et al. 2023, arXiv:2309.14322 (warmup length and LR sensitivity); Bergsma et al. 2025, Straight to "
-            "Zero, arXiv:2502.15938 (decay stated as a fraction of the run)")
+CITATION = ("Wortsman et al. 2023, arXiv:2309.14322 (warmup length and LR sensitivity); Bergsma et al. 2025, "
+            "Straight to Zero, arXiv:2502.15938 (decay stated as a fraction of the run)")
 OPTIONS: dict = {}
 
 
@@ -45,8 +45,8 @@ def check(ctx, options):
     total = res.schedule.total_steps
     if s.warmup.steps is not None:
         yield Finding(("schedule", "warmup", "steps"),
-                      f"warmup of {s.warmup.steps:,} steps is {s.warmup.steps / proxy_steps:.2%} of the proxy's run but "
-                      f"{s.warmup.steps / total:.2%} of size '{name}' ({total:,} steps)",
+                      f"warmup of {s.warmup.steps:,} steps is {s.warmup.steps / proxy_steps:.2%} of the proxy's run "
+                      f"but {s.warmup.steps / total:.2%} of size '{name}' ({total:,} steps)",
                       hint="give warmup as a fraction of the run (warmup: {fraction: …})")
     if s.decay_steps is not None:
         yield Finding(("schedule", "decay_steps"),

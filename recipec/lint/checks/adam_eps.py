@@ -56,5 +56,6 @@ def check(ctx, options):
         if eps > options["max-target-eps"]:
             over = ("sizes", name, "overrides", "hidden", "eps")
             path = over if ctx.loaded.source_map.has(over) else anchor
-            yield Finding(path, f"hidden Adam ε = {fmt(eps)} at size '{name}' is large (> {fmt(options['max-target-eps'])}) "
-                                f"against the expected update size", hint="lower ε (1e-8 or below, scaled 1/m)")
+            yield Finding(path, f"hidden Adam ε = {fmt(eps)} at size '{name}' is large "
+                                f"(> {fmt(options['max-target-eps'])}) against the expected update size",
+                          hint="lower ε (1e-8 or below, scaled 1/m)")

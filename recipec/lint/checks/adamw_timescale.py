@@ -35,8 +35,10 @@ CODE = "RC502"
 NAME = "adamw-timescale"
 SEVERITY = "warning"
 SUMMARY = "The AdamW timescale τ = 1/(η·λ), as a fraction of the run, changes by more than 2×."
-RATIONALE = "The optimal AdamW EMA timescale is roughly a fixed fraction of the run across model and data sizes."
-CITATION = "Wang & Aitchison 2024, How to set AdamW's weight decay as you scale model and dataset size, arXiv:2405.13698"
+RATIONALE = ("The optimal AdamW EMA timescale is roughly a fixed fraction of the run across model and data "
+             "sizes.")
+CITATION = ("Wang & Aitchison 2024, How to set AdamW's weight decay as you scale model and dataset size, "
+            "arXiv:2405.13698")
 OPTIONS = {"max-ratio": 2.0}
 
 

@@ -47,6 +47,7 @@ def check(ctx, options):
             path = ctx.size_path(name, "batch", "global_tokens")
             if path[-1] != "global_tokens":
                 path = ctx.size_path(name, "batch", "global_sequences")
-            yield Finding(path, f"size '{name}' trains on {batch:,} tokens per batch, {batch / estimate:.1f}× the "
-                                f"estimated optimal batch {fmt(estimate)} (C = {fmt(res.derived.training_flops)} FLOPs)",
+            yield Finding(path, f"size '{name}' trains on {batch:,} tokens per batch, {batch / estimate:.1f}× "
+                                f"the estimated optimal batch {fmt(estimate)} "
+                                f"(C = {fmt(res.derived.training_flops)} FLOPs)",
                           hint="lower the batch toward the estimate, or verify the LR at this batch")

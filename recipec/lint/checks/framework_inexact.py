@@ -62,7 +62,8 @@ def _rule_path(ctx, hp: str):
 # paths that the source map knows; a finding is reported once per key, at the first size that shows it.
 
 def _attn(ctx):
-    return [("init", "attn_logit_scale"), _rule_path(ctx, "attn_logit_scale"), ("model", "head_dim"), ("model", "heads")]
+    return [("init", "attn_logit_scale"), _rule_path(ctx, "attn_logit_scale"), ("model", "head_dim"),
+            ("model", "heads")]
 
 
 def _out_mult(ctx):

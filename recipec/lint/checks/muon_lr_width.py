@@ -52,7 +52,8 @@ RATIONALE = ("Muon's update spectral norm is η·s; feature learning at every wi
              "so the base LR must follow √(fan_out/fan_in)/s, which moves with width under match_rms_adamw and "
              "whenever an aspect ratio changes.")
 CITATION = ("Yang, Simon & Bernstein 2023, A Spectral Condition for Feature Learning, arXiv:2310.17813; "
-            "torch 2.13 _adjust_lr (l.73-84), https://github.com/pytorch/pytorch/blob/v2.13.0/torch/optim/_muon.py; Liu et al. 2025, arXiv:2502.16982 Eq. 4")
+            "torch 2.13 _adjust_lr (l.73-84), https://github.com/pytorch/pytorch/blob/v2.13.0/torch/optim/_muon.py; "
+            "Liu et al. 2025, arXiv:2502.16982 Eq. 4")
 OPTIONS = {"tolerance": 0.05}
 
 _FAN_RATIOS = ("spectral", "fan_in", "fan_out")

@@ -39,8 +39,9 @@ SUMMARY = "Muon trains the token embedding or the readout, which its references 
 RATIONALE = ("Muon's orthogonalized update is made for hidden matrices; the embedding (a lookup table) and the "
              "readout (to the vocabulary) are trained with AdamW in Muon's reference and in torch.optim.Muon's "
              "documentation, and Megatron routes them to Adam.")
-CITATION = ("Keller Jordan, Muon README, https://github.com/KellerJordan/Muon/blob/50c4225/README.md ('Usage': embeddings and classifier "
-            "heads use AdamW); torch 2.13 Muon docstring (l.262-263), https://github.com/pytorch/pytorch/blob/v2.13.0/torch/optim/_muon.py")
+CITATION = ("Keller Jordan, Muon README, https://github.com/KellerJordan/Muon/blob/50c4225/README.md "
+            "('Usage': embeddings and classifier heads use AdamW); torch 2.13 Muon docstring (l.262-263), "
+            "https://github.com/pytorch/pytorch/blob/v2.13.0/torch/optim/_muon.py")
 OPTIONS: dict = {}
 
 _WHAT = {"embedding": "the token embedding (a lookup table)", "output": "the readout (width → vocabulary)"}
@@ -56,5 +57,5 @@ def check(ctx, options):
         absent = "" if kind in ctx.proxy.kinds else " (the model has none: its readout is tied to the embedding)"
         yield Finding(("optimizer", "muon", "kinds", i),
                       f"Muon trains {_WHAT[kind]}{absent}; Muon is for hidden matrices",
-                      hint=f"remove '{kind}' from optimizer.muon.kinds: the main optimizer ({ctx.recipe.optimizer.name}) "
-                           f"trains it then")
+                      hint=f"remove '{kind}' from optimizer.muon.kinds: the main optimizer "
+                           f"({ctx.recipe.optimizer.name}) trains it then")

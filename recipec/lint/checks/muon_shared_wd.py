@@ -47,8 +47,9 @@ SUMMARY = "Muon ('original' scaling) and the AdamW part share one weight decay t
 RATIONALE = ("The equilibrium weight norm under coupled decay depends on the update size over η·λ; Muon's "
              "unit-spectral-norm update and AdamW's ~0.2·η RMS update need their own λ unless Muon's update is "
              "RMS-matched to AdamW's (match_rms_adamw).")
-CITATION = ("https://github.com/marin-community/levanter/pull/1147 (separate Muon and AdamW weight decay); Liu et al. 2025, "
-            "Moonlight, arXiv:2502.16982 Eq. 4 (0.2·√max(A,B) lets Muon reuse AdamW's LR and weight decay)")
+CITATION = ("https://github.com/marin-community/levanter/pull/1147 (separate Muon and AdamW weight decay); "
+            "Liu et al. 2025, Moonlight, arXiv:2502.16982 Eq. 4 (0.2·√max(A,B) lets Muon reuse AdamW's LR and "
+            "weight decay)")
 OPTIONS: dict = {}
 
 

@@ -38,7 +38,8 @@ def check(ctx, options):
     lr_rule = ctx.power_rules("hidden", "lr", "width")[0]
     smap = ctx.loaded.source_map
     if ctx.recipe.init.parametrization == "standard":
-        path = ("init", "parametrization") if smap.has(("init", "parametrization")) else ctx.transfer_path(lr_rule.index)
+        path = (("init", "parametrization") if smap.has(("init", "parametrization"))
+                else ctx.transfer_path(lr_rule.index))
         yield Finding(path, f"init.parametrization is 'standard' but rule set '{lr_rule.ruleset}' transfers the "
                             f"learning rate by muP (hidden η ∝ 1/m)",
                       hint="tune the proxy in muP and say init.parametrization: mup")

@@ -30,7 +30,8 @@ SEVERITY = "warning"
 SUMMARY = "High learning rate at large scale without qk-norm or z-loss."
 RATIONALE = ("Attention-logit growth and output-logit divergence appear at high LR and grow with scale; qk-norm "
              "and z-loss suppress them.")
-CITATION = "Wortsman et al. 2023, Small-scale proxies for large-scale Transformer training instabilities, arXiv:2309.14322"
+CITATION = ("Wortsman et al. 2023, Small-scale proxies for large-scale Transformer training instabilities, "
+            "arXiv:2309.14322")
 OPTIONS = {"large-params": 1e9, "high-lr": 1e-3}
 
 

@@ -34,7 +34,8 @@ SEVERITY = "warning"
 SUMMARY = "Weight decay on embeddings, readout, norm gains or biases where the rule set says 0."
 RATIONALE = ("Vector-like parameters carry no decay in the published width rule; a value set by hand is either "
              "silently replaced (the proxy never trained with it) or reintroduces decay the rule forbids.")
-CITATION = "Fan et al. 2025, Robust Layerwise Scaling Rules by Proper Weight Decay Tuning, arXiv:2510.15262 (vector: λ = 0)"
+CITATION = ("Fan et al. 2025, Robust Layerwise Scaling Rules by Proper Weight Decay Tuning, arXiv:2510.15262 "
+            "(vector: λ = 0)")
 OPTIONS: dict = {}
 
 

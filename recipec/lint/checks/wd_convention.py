@@ -35,8 +35,9 @@ SEVERITY = "warning"
 SUMMARY = "Weight-decay convention missing, or a value implausible for the declared convention."
 RATIONALE = ("Coupled and independent decay differ by a factor η (~10^3); rule sets state exponents in one form "
              "and recipec converts, which is only right if the declared form is the one the value was tuned in.")
-CITATION = ("Loshchilov & Hutter 2019, Decoupled Weight Decay Regularization, arXiv:1711.05101 (coupled vs independent); "
-            "torch.optim.AdamW is coupled, w -= lr·λ·w: https://github.com/pytorch/pytorch/blob/v2.13.0/torch/optim/adam.py; "
+CITATION = ("Loshchilov & Hutter 2019, Decoupled Weight Decay Regularization, arXiv:1711.05101 "
+            "(coupled vs independent); torch.optim.AdamW is coupled, w -= lr·λ·w: "
+            "https://github.com/pytorch/pytorch/blob/v2.13.0/torch/optim/adam.py; "
             "Wang & Aitchison 2024, arXiv:2405.13698")
 OPTIONS = {"min-coupled": 1e-3, "max-independent": 1e-2}
 
@@ -62,8 +63,9 @@ def check(ctx, options):
         if lam <= 0:
             continue
         if opt.wd_convention == "coupled" and lam < options["min-coupled"]:
-            yield Finding(path, f"coupled weight decay {fmt(lam)} decays by η·λ = {fmt(lam * ctx.proxy.classes[cls].lr.proxy)} "
-                                f"per step; this looks like an independent-form value",
+            yield Finding(path, f"coupled weight decay {fmt(lam)} decays by "
+                                f"η·λ = {fmt(lam * ctx.proxy.classes[cls].lr.proxy)} per step; "
+                                f"this looks like an independent-form value",
                           hint="check optimizer.wd_convention")
         elif opt.wd_convention == "independent" and lam > options["max-independent"]:
             yield Finding(path, f"independent weight decay {fmt(lam)} removes {lam:.0%} of every weight per step; "

@@ -30,7 +30,8 @@ SUMMARY = "The weight-decay convention differs from the target framework's (a co
 RATIONALE = ("The framework reads coupled λ; an independent λ' must be divided by each size's LR, so the "
              "number in the recipe is not the number in the framework's config.")
 CITATION = ("All coupled (w -= lr·λ·w): torch.optim.AdamW, which torchtitan 0.3 and the transformers 5 Trainer use, "
-            "https://github.com/pytorch/pytorch/blob/v2.13.0/torch/optim/adam.py; Megatron-LM's Adam is TE / Apex FusedAdam or torch AdamW (megatron-core 0.19.2), "
+            "https://github.com/pytorch/pytorch/blob/v2.13.0/torch/optim/adam.py; "
+            "Megatron-LM's Adam is TE / Apex FusedAdam or torch AdamW (megatron-core 0.19.2), "
             "https://github.com/NVIDIA/Megatron-LM/blob/core_v0.19.2/megatron/core/optimizer/__init__.py")
 OPTIONS: dict = {}
 
