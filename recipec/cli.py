@@ -2,6 +2,8 @@
 
 Exit codes: 0 ok, 1 findings (lint/verify/--check), 2 bad input or usage. Expected user errors
 (``RecipecError``) print located messages and never a traceback.
+
+Over 300 lines on purpose: one short function per subcommand, and their click options are most of the text.
 """
 
 from __future__ import annotations

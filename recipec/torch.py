@@ -71,6 +71,9 @@ taken for a hidden matrix): pass ``overrides={r'<name>': 'output'}`` if it has a
 Anything else raises ``UnclassifiedParameterError`` naming the parameter.
 
 Only this module (and ``recipec.verify`` / ``recipec.inspect``) imports torch; the compiler never does.
+
+Over 300 lines on purpose: this is the one public runtime helper users import; structural classification,
+parameter groups and the optimizers share its name tables.
 """
 
 from __future__ import annotations

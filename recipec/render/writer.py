@@ -15,6 +15,9 @@ and one holding more than 10,000 entries.
 
 Nothing that is not a regular file is ever renamed over: an output path that is a directory, a
 symbolic link, a device or a FIFO is refused, with or without ``--force``.
+
+Over 300 lines on purpose: atomic writing of a set is one protocol (staging, exchange, recovery of a
+killed run, ``--check``); split, its invariants would span files.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ A rule set says, per axis (width, depth, batch, tokens, head_dim), per parameter
 hyperparameter, either a power-law exponent (value · ratio^exponent) or a fixed value; it may also
 hold absolute scaling-law formulas (coefficient · C^a · N^b · D^c). Exponents may be arithmetic
 expressions over the rule set's parameters (CompleteP's ``alpha - 1``).
+
+Over 300 lines on purpose: one file format — its schema, the exponent evaluator, loading, and the
+``recipec rulesets`` view.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ a warm-started block Krylov estimator (``recipec.verify.sigma``).
 Stages of :func:`train_rung`: build the model and optimizer (:func:`build_trainer`), a training step
 (:func:`train_step`), the σ probe (``recipec.verify.probe.SigmaProbe``), the checkpoint (:meth:`_Loop.checkpoint`), the
 report (:func:`_report`).
+
+Over 300 lines on purpose: the named stages of one rung's training (below) stay together.
 """
 
 from __future__ import annotations
