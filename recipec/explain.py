@@ -99,11 +99,11 @@ def explain_text(resolved: Resolved, only: tuple[str, ...] = ()) -> str:
         lines.append(f"schedule: {s.total_steps:,} steps, warmup {s.warmup_steps:,}, {s.decay} decay over "
                      f"{s.decay_steps:,}, min LR ratio {s.min_lr_ratio:g}")
         q = r.kinds.get("q")
-        if q is not None and q.optimizer == "muon" and q.lr is not None and q.weight_decay is not None:
-            from recipec.resolved import adamw_timescale, convert_weight_decay
+        if q is not None and q.optimizer == "muon":
+            from recipec.resolved import adamw_timescale
 
-            lam = convert_weight_decay(q.weight_decay.value, q.lr.value, r.muon.wd_convention, "coupled")
-            tau = adamw_timescale(q.lr.value, lam)
+            c = r.kind_coupled("q")
+            tau = adamw_timescale(c.lr, c.weight_decay)
             lines.append(f"Muon timescale (q): τ = 1/(η·λ) = {tau:,.0f} steps = {tau / s.total_steps:.3g} of the run"
                          if tau is not None else "Muon timescale (q): no weight decay")
         if d.adamw_timescale_steps is not None:

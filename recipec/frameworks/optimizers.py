@@ -10,8 +10,6 @@ Standard library only.
 
 from __future__ import annotations
 
-from recipec.resolved import convert_weight_decay
-
 
 def optimizer_of(resolved, kind: str) -> str:
     """"muon" for a Muon-trained kind, else the main optimizer's name (adamw, adam, …)."""
@@ -21,11 +19,7 @@ def optimizer_of(resolved, kind: str) -> str:
 
 def kind_values(resolved, kind: str) -> dict:
     """lr, coupled weight_decay, eps and init_std of ``kind`` for the optimizer that trains it."""
-    c = resolved.kind_coupled(kind)
-    info = resolved.kinds.get(kind)
-    if info is None or info.optimizer != "muon" or resolved.muon is None:
+    c = resolved.kind_coupled(kind)  # a Muon kind's decay is converted in Muon's own convention there
+    if optimizer_of(resolved, kind) != "muon" or resolved.muon is None:
         return c._asdict()
-    lr = info.lr.value if info.lr is not None else c.lr
-    wd = 0.0 if info.weight_decay is None else convert_weight_decay(info.weight_decay.value, lr,
-                                                                    resolved.muon.wd_convention, "coupled")
-    return {"lr": lr, "weight_decay": wd, "eps": resolved.muon.eps, "init_std": c.init_std}
+    return {**c._asdict(), "eps": resolved.muon.eps}

@@ -37,14 +37,13 @@ class Rung:
 def hidden_timescale(resolved: Resolved) -> float | None:
     """τ = 1/(η·λ) of the hidden matrices as resolved (see ``Rung.tau``); None without weight decay."""
     from recipec.kinds import KIND_CLASS
-    from recipec.resolved import adamw_timescale, convert_weight_decay
+    from recipec.resolved import adamw_timescale
 
-    muon = [(k.lr.value, convert_weight_decay(k.weight_decay.value, k.lr.value, resolved.muon.wd_convention,
-                                               "coupled"))
+    muon = [resolved.kind_coupled(name)
             for name, k in resolved.kinds.items() if k.optimizer == "muon" and KIND_CLASS[name] == "hidden"]
     if not muon:
         return resolved.derived.adamw_timescale_steps
-    return max((t for t in (adamw_timescale(lr, wd) for lr, wd in muon) if t is not None), default=None)
+    return max((t for t in (adamw_timescale(c.lr, c.weight_decay) for c in muon) if t is not None), default=None)
 
 
 def auto_widths(proxy_width: int, target_width: int, rungs: int = 4) -> list[int]:
